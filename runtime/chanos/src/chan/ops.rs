@@ -1,0 +1,192 @@
+//! The waiting side of channel operations: the `Recv` and `Send` futures
+//! and the poll functions that `Stream`, `Sink` and oneshot reuse.
+
+use super::wake_one;
+use super::{
+    Chan, Receiver, RecvRefusal, RecvWait, SendError, SendRefusal, SendWait, Sender, Token,
+};
+use crate::executor::{set_wait, WaitOn};
+use alloc::rc::Rc;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+
+/// A receive in progress.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum RecvOp {
+    Idle,
+    Waiting(Token),
+}
+
+/// A send in progress.
+#[derive(Debug)]
+pub(crate) enum SendOp<T> {
+    Empty,
+    Ready(T),
+    Waiting(Token),
+}
+
+pub(crate) fn poll_recv<T: 'static>(
+    chan: &Rc<Chan<T>>,
+    op: &mut RecvOp,
+    cx: &mut Context<'_>,
+) -> Poll<Option<T>> {
+    let mut state = chan.state.borrow_mut();
+    if let RecvOp::Waiting(token) = *op {
+        match state.poll_recv_waiter(token, cx.waker()) {
+            RecvWait::Handed(value) => {
+                *op = RecvOp::Idle;
+                return Poll::Ready(Some(value));
+            }
+            RecvWait::Waiting => {
+                drop(state);
+                set_wait(WaitOn::Recv(chan.clone()));
+                return Poll::Pending;
+            }
+            RecvWait::Gone => *op = RecvOp::Idle,
+        }
+    }
+    match state.try_recv() {
+        Ok((value, waker)) => {
+            drop(state);
+            wake_one(waker);
+            Poll::Ready(Some(value))
+        }
+        Err(RecvRefusal::Closed) => Poll::Ready(None),
+        Err(RecvRefusal::Empty) => {
+            *op = RecvOp::Waiting(state.wait_recv(cx.waker().clone(), None));
+            drop(state);
+            set_wait(WaitOn::Recv(chan.clone()));
+            Poll::Pending
+        }
+    }
+}
+
+pub(crate) fn cancel_recv<T>(chan: &Chan<T>, op: &mut RecvOp) {
+    if let RecvOp::Waiting(token) = core::mem::replace(op, RecvOp::Idle) {
+        let waker = chan.state.borrow_mut().cancel_recv(token);
+        wake_one(waker);
+    }
+}
+
+pub(crate) fn poll_send<T: 'static>(
+    chan: &Rc<Chan<T>>,
+    op: &mut SendOp<T>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<(), SendError<T>>> {
+    let mut state = chan.state.borrow_mut();
+    match core::mem::replace(op, SendOp::Empty) {
+        SendOp::Empty => Poll::Ready(Ok(())),
+        SendOp::Ready(value) => match state.try_send(value) {
+            Ok(waker) => {
+                drop(state);
+                wake_one(waker);
+                Poll::Ready(Ok(()))
+            }
+            Err(SendRefusal::Closed(value)) => Poll::Ready(Err(SendError(value))),
+            Err(SendRefusal::Full(value)) => {
+                *op = SendOp::Waiting(state.wait_send(value, cx.waker().clone(), None));
+                drop(state);
+                set_wait(WaitOn::Send(chan.clone()));
+                Poll::Pending
+            }
+        },
+        SendOp::Waiting(token) => match state.poll_send_waiter(token, cx.waker()) {
+            SendWait::Taken => Poll::Ready(Ok(())),
+            SendWait::Refused(value) => Poll::Ready(Err(SendError(value))),
+            SendWait::Waiting => {
+                *op = SendOp::Waiting(token);
+                drop(state);
+                set_wait(WaitOn::Send(chan.clone()));
+                Poll::Pending
+            }
+        },
+    }
+}
+
+/// Withdraws a send in progress; its value, if not delivered, is dropped.
+pub(crate) fn cancel_send<T>(chan: &Chan<T>, op: &mut SendOp<T>) {
+    if let SendOp::Waiting(token) = core::mem::replace(op, SendOp::Empty) {
+        let value = chan.state.borrow_mut().cancel_send(token);
+        drop(value);
+    }
+}
+
+/// The future of [`Receiver::recv`]: the next value, or `None` when closed.
+#[must_use = "futures do nothing unless awaited"]
+#[derive(Debug)]
+pub struct Recv<'a, T> {
+    pub(crate) receiver: &'a Receiver<T>,
+    op: RecvOp,
+}
+
+impl<'a, T> Recv<'a, T> {
+    pub(super) fn new(receiver: &'a Receiver<T>) -> Self {
+        Recv {
+            receiver,
+            op: RecvOp::Idle,
+        }
+    }
+}
+
+impl<T: 'static> Future for Recv<'_, T> {
+    type Output = Option<T>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        let this = &mut *self;
+        poll_recv(&this.receiver.chan, &mut this.op, cx)
+    }
+}
+
+impl<T> Drop for Recv<'_, T> {
+    fn drop(&mut self) {
+        cancel_recv(&self.receiver.chan, &mut self.op);
+    }
+}
+
+/// The future of [`Sender::send`]: `Err` gives the value back when it can
+/// never be delivered.
+#[must_use = "futures do nothing unless awaited"]
+#[derive(Debug)]
+pub struct Send<'a, T> {
+    pub(crate) sender: &'a Sender<T>,
+    op: SendOp<T>,
+}
+
+impl<'a, T> Send<'a, T> {
+    pub(super) fn new(sender: &'a Sender<T>, value: T) -> Self {
+        Send {
+            sender,
+            op: SendOp::Ready(value),
+        }
+    }
+
+    /// The value, when the send has not started (used by `select!`).
+    pub(crate) fn take_unsent(&mut self) -> Option<T> {
+        match core::mem::replace(&mut self.op, SendOp::Empty) {
+            SendOp::Ready(value) => Some(value),
+            other => {
+                self.op = other;
+                None
+            }
+        }
+    }
+}
+
+// `Send` holds no self-references: moving it is fine.
+impl<T> Unpin for Send<'_, T> {}
+
+impl<T: 'static> Future for Send<'_, T> {
+    type Output = Result<(), SendError<T>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        poll_send(&this.sender.chan, &mut this.op, cx)
+    }
+}
+
+impl<T> Drop for Send<'_, T> {
+    fn drop(&mut self) {
+        cancel_send(&self.sender.chan, &mut self.op);
+    }
+}

@@ -1,0 +1,492 @@
+//! The executor: one per core, polling green tasks (stackless futures).
+//!
+//! The run loop, in order: move wake-ups that came from other threads or
+//! interrupts (the injector) to the run queue; poll runnable tasks, the one
+//! woken last first (the LIFO `next` slot, so a receiver runs right after
+//! its sender) but never more than [`LIFO_BUDGET`] times in a row; fire due
+//! timers; and when nothing is runnable, park the core until the next timer
+//! deadline or a wake-up. When nothing is runnable, no timer is pending and
+//! `main` has not finished, no task can ever run again: that is a deadlock,
+//! reported by name ([`Deadlock`]).
+
+mod deadlock;
+mod slot;
+mod task;
+mod timers;
+
+pub use deadlock::{BlockedTask, Deadlock};
+pub use task::{JoinHandle, TaskName};
+pub(crate) use task::{Labelled, WaitOn};
+pub(crate) use timers::{TimerAction, TimerKey, TimerTick};
+
+use crate::platform::{self, Parker};
+use crate::Isolated;
+use alloc::collections::VecDeque;
+use alloc::rc::Rc;
+use alloc::vec::Vec;
+use core::cell::{Cell, RefCell};
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+use slot::{Slot, CHUNK};
+use task::ErasedTask;
+
+/// How many times in a row the LIFO slot may jump the queue.
+const LIFO_BUDGET: u32 = 16;
+/// Timers and remote wake-ups are looked at after this many polls at the latest.
+const POLLS_PER_TICK: u32 = 61;
+
+/// One executor's state. Leaked (see `slot`), so that wakers never dangle.
+pub(crate) struct Shared {
+    // Reached from any thread or interrupt:
+    injector: critical_section::Mutex<RefCell<Vec<u32>>>,
+    parker: Parker,
+    // Only on the executor's thread (see `is_current`):
+    slots: RefCell<Vec<&'static [Slot; CHUNK]>>,
+    free: RefCell<Vec<u32>>,
+    tasks: RefCell<Vec<Option<Rc<dyn ErasedTask>>>>,
+    queue: RefCell<VecDeque<u32>>,
+    next: Cell<Option<u32>>,
+    running: Cell<Option<u32>>,
+    timers: timers::Timers,
+    rng: Cell<u64>,
+}
+
+// SAFETY: the fields not marked "any thread" are only touched by code that
+// runs on the executor's thread, which every path from a waker checks first
+// with `is_current`; the injector is behind a critical section and the parker
+// is thread-safe.
+unsafe impl Sync for Shared {}
+// SAFETY: as above; `Shared` is only ever used through `&'static Shared`.
+unsafe impl Send for Shared {}
+
+#[cfg(not(target_os = "none"))]
+std::thread_local! {
+    static CURRENT: Cell<Option<&'static Shared>> = const { Cell::new(None) };
+}
+
+fn current() -> Option<&'static Shared> {
+    if platform::in_interrupt() {
+        return None;
+    }
+    CURRENT.with(Cell::get)
+}
+
+fn set_current(shared: Option<&'static Shared>) {
+    CURRENT.with(|c| c.set(shared));
+}
+
+#[track_caller]
+fn expect_current() -> &'static Shared {
+    current().expect(
+        "chanos: this needs a running chanos runtime (inside #[chanos::main] or Runtime::block_on)",
+    )
+}
+
+impl Shared {
+    fn leak(seed: u64) -> &'static Shared {
+        alloc::boxed::Box::leak(alloc::boxed::Box::new(Shared {
+            injector: critical_section::Mutex::new(RefCell::new(Vec::new())),
+            parker: Parker::new(),
+            slots: RefCell::new(Vec::new()),
+            free: RefCell::new(Vec::new()),
+            tasks: RefCell::new(Vec::new()),
+            queue: RefCell::new(VecDeque::new()),
+            next: Cell::new(None),
+            running: Cell::new(None),
+            timers: timers::Timers::default(),
+            rng: Cell::new(seed | 1),
+        }))
+    }
+
+    /// Whether the caller runs on this executor's thread, outside interrupts.
+    fn is_current(&'static self) -> bool {
+        current().is_some_and(|c| core::ptr::eq(c, self))
+    }
+
+    fn slot(&self, index: u32) -> &'static Slot {
+        let i = index as usize;
+        &self.slots.borrow()[i / CHUNK][i % CHUNK]
+    }
+
+    /// Makes the task in `slot` runnable (executor thread only).
+    fn schedule(&self, slot: &Slot) {
+        if slot.queued.replace(true) {
+            return;
+        }
+        let index = slot.index;
+        if self.running.get() == Some(index) {
+            // A task that wakes itself (yield) goes to the back of the line.
+            self.queue.borrow_mut().push_back(index);
+        } else if let Some(previous) = self.next.replace(Some(index)) {
+            self.queue.borrow_mut().push_back(previous);
+        }
+    }
+
+    fn alloc_slot(&'static self) -> &'static Slot {
+        if let Some(index) = self.free.borrow_mut().pop() {
+            return self.slot(index);
+        }
+        let mut tasks = self.tasks.borrow_mut();
+        let index = tasks.len();
+        tasks.push(None);
+        if index.is_multiple_of(CHUNK) {
+            self.slots
+                .borrow_mut()
+                .push(Slot::leak_chunk(self, index as u32));
+        }
+        self.slot(index as u32)
+    }
+
+    fn insert_task(&'static self, slot: &'static Slot, task: Rc<dyn ErasedTask>) {
+        self.tasks.borrow_mut()[slot.index as usize] = Some(task);
+        self.schedule(slot);
+    }
+
+    fn drain_injector(&self) {
+        let woken =
+            critical_section::with(|cs| core::mem::take(&mut *self.injector.borrow_ref_mut(cs)));
+        for index in woken {
+            let slot = self.slot(index);
+            slot.remote_queued
+                .store(false, core::sync::atomic::Ordering::Release);
+            self.schedule(slot);
+        }
+    }
+
+    fn injector_is_empty(&self) -> bool {
+        critical_section::with(|cs| self.injector.borrow_ref(cs).is_empty())
+    }
+
+    fn pop_runnable(&self, lifo_streak: &mut u32) -> Option<u32> {
+        if *lifo_streak < LIFO_BUDGET {
+            if let Some(index) = self.next.take() {
+                *lifo_streak += 1;
+                return Some(index);
+            }
+        }
+        *lifo_streak = 0;
+        let popped = self.queue.borrow_mut().pop_front();
+        match popped {
+            Some(index) => Some(index),
+            None => self.next.take(),
+        }
+    }
+
+    /// Polls the task in slot `index` once; true when it has finished.
+    fn poll_task(&'static self, index: u32) -> bool {
+        let slot = self.slot(index);
+        slot.queued.set(false);
+        let Some(task) = self.tasks.borrow()[index as usize].clone() else {
+            return false; // a late wake-up for a task that has ended
+        };
+        drop(task.header().wait.take());
+        self.running.set(Some(index));
+        let waker = slot.waker();
+        let finished = task.poll(&mut Context::from_waker(&waker)).is_ready();
+        self.running.set(None);
+        if finished {
+            let ended = self.tasks.borrow_mut()[index as usize].take();
+            self.free.borrow_mut().push(index);
+            drop(ended);
+        }
+        finished
+    }
+
+    /// Runs until the task in slot `main` finishes, or nothing can run again.
+    fn run(&'static self, main: u32) -> Result<(), Deadlock> {
+        let mut polls_since_tick = 0u32;
+        let mut lifo_streak = 0u32;
+        loop {
+            while let Some(index) = self.pop_runnable(&mut lifo_streak) {
+                if self.poll_task(index) && index == main {
+                    return Ok(());
+                }
+                polls_since_tick += 1;
+                if polls_since_tick >= POLLS_PER_TICK {
+                    polls_since_tick = 0;
+                    self.timers.fire_due(platform::now_ns());
+                    self.drain_injector();
+                }
+            }
+            self.drain_injector();
+            if self.next.get().is_some() || !self.queue.borrow().is_empty() {
+                continue;
+            }
+            if self.timers.fire_due(platform::now_ns()) > 0 {
+                continue;
+            }
+            match self.timers.next_live_deadline() {
+                Some(deadline) => self.parker.park(Some(deadline)),
+                None if self.injector_is_empty() => return Err(self.deadlock_report()),
+                None => {}
+            }
+            self.drain_injector();
+        }
+    }
+
+    fn deadlock_report(&self) -> Deadlock {
+        let tasks = self.tasks.borrow();
+        let name_of = |index: u32| {
+            tasks
+                .get(index as usize)
+                .and_then(Option::as_ref)
+                .map(|t| t.header().name.clone())
+        };
+        let blocked = tasks
+            .iter()
+            .flatten()
+            .map(|t| BlockedTask::new(t.header(), &name_of))
+            .collect();
+        Deadlock { tasks: blocked }
+    }
+
+    /// Drops every task that is left, then forgets the executor's state.
+    fn shut_down(&'static self) {
+        loop {
+            // Dropping a future may wake others or drop tasks' last handles:
+            // never hold a borrow while it runs.
+            let tasks = core::mem::take(&mut *self.tasks.borrow_mut());
+            if tasks.iter().all(Option::is_none) {
+                break;
+            }
+            drop(tasks);
+        }
+        self.timers.clear();
+        self.queue.borrow_mut().clear();
+        self.next.set(None);
+    }
+
+    fn random(&self) -> u64 {
+        // xorshift64*: small, fast and good enough to pick a select arm.
+        let mut x = self.rng.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng.set(x);
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+}
+
+/// A chanos executor for the current thread.
+///
+/// Apps do not make one: `#[chanos::main]` does. Tests use
+/// [`Runtime::block_on`] to run a future and learn whether it deadlocked.
+#[derive(Debug)]
+pub struct Runtime {
+    seed: u64,
+}
+
+impl Default for Runtime {
+    fn default() -> Self {
+        Runtime::new()
+    }
+}
+
+impl Runtime {
+    /// A runtime whose `select!` choices are seeded from the platform.
+    pub fn new() -> Self {
+        Runtime {
+            seed: platform::seed(),
+        }
+    }
+
+    /// A runtime whose `select!` choices follow `seed`: the same program
+    /// makes the same choices.
+    pub fn with_seed(seed: u64) -> Self {
+        Runtime { seed }
+    }
+
+    /// Runs `main` as the task named "main", with every task it spawns,
+    /// until `main` finishes; tasks still alive then are dropped. Returns
+    /// the deadlock report when nothing can run and `main` has not finished.
+    ///
+    /// # Panics
+    /// When called inside another chanos runtime on the same thread.
+    pub fn block_on<F: Future + 'static>(self, main: F) -> Result<F::Output, Deadlock> {
+        assert!(
+            current().is_none(),
+            "chanos: a runtime is already running on this thread"
+        );
+        let shared = Shared::leak(self.seed);
+        set_current(Some(shared));
+        // Unset the current runtime even if a task panics through us.
+        struct Reset(&'static Shared);
+        impl Drop for Reset {
+            fn drop(&mut self) {
+                self.0.shut_down();
+                set_current(None);
+            }
+        }
+        let _reset = Reset(shared);
+        let mut handle = task::spawn_on(shared, TaskName::Borrowed("main"), main);
+        shared.run(handle.index())?;
+        let waker = core::task::Waker::noop();
+        match Pin::new(&mut handle).poll(&mut Context::from_waker(waker)) {
+            Poll::Ready(output) => Ok(output),
+            Poll::Pending => unreachable!("main finished but has no output"),
+        }
+    }
+}
+
+/// Spawns a task; it starts running at the next chance the executor gets.
+///
+/// The future and its output must be [`Isolated`]: tasks share nothing
+/// mutable, they talk over channels.
+///
+/// # Panics
+/// Outside a running chanos runtime.
+#[track_caller]
+pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + Isolated + 'static,
+    F::Output: Isolated + 'static,
+{
+    task::spawn_on(expect_current(), TaskName::Borrowed("task"), future)
+}
+
+/// Spawns a task with a name, which every report about it shows.
+///
+/// # Panics
+/// Outside a running chanos runtime.
+#[track_caller]
+pub fn spawn_named<F>(name: impl Into<TaskName>, future: F) -> JoinHandle<F::Output>
+where
+    F: Future + Isolated + 'static,
+    F::Output: Isolated + 'static,
+{
+    task::spawn_on(expect_current(), name.into(), future)
+}
+
+/// Lets every other runnable task run once before this one goes on.
+pub fn yield_now() -> YieldNow {
+    YieldNow { yielded: false }
+}
+
+/// The future of [`yield_now`].
+#[derive(Debug)]
+#[must_use = "futures do nothing unless awaited"]
+pub struct YieldNow {
+    yielded: bool,
+}
+
+impl Future for YieldNow {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.yielded {
+            return Poll::Ready(());
+        }
+        self.yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+/// Records what the running task waits on, for a deadlock report.
+pub(crate) fn set_wait(wait: WaitOn) {
+    let Some(shared) = current() else { return };
+    let Some(index) = shared.running.get() else {
+        return;
+    };
+    if let Some(Some(task)) = shared.tasks.borrow().get(index as usize) {
+        drop(task.header().wait.replace(wait));
+    }
+}
+
+/// A uniformly distributed number below `n` (n > 0), from the executor's PRNG.
+pub(crate) fn random_below(n: u64) -> u64 {
+    let x = current().map_or(0, Shared::random);
+    ((x as u128 * n as u128) >> 64) as u64
+}
+
+/// Registers a timer on the current executor.
+#[track_caller]
+pub(crate) fn add_timer(deadline_ns: u64, action: TimerAction) -> TimerKey {
+    expect_current().timers.add(deadline_ns, action)
+}
+
+/// Cancels a timer, if the current executor still has it.
+pub(crate) fn cancel_timer(key: TimerKey) {
+    if let Some(shared) = current() {
+        shared.timers.cancel(key);
+    }
+}
+
+/// Updates the waker of a pending timer; false when the timer has fired.
+pub(crate) fn refresh_timer(key: TimerKey, waker: &core::task::Waker) -> bool {
+    current().is_some_and(|shared| shared.timers.refresh(key, waker))
+}
+
+/// "task 3 \"worker\"" for the task running now, or "the runtime" outside tasks.
+pub(crate) fn describe_running() -> alloc::string::String {
+    let running = current().and_then(|shared| {
+        let index = shared.running.get()?;
+        let tasks = shared.tasks.try_borrow().ok()?;
+        let name = tasks.get(index as usize)?.as_ref()?.header().name.clone();
+        Some(alloc::format!("task {index} {name:?}"))
+    });
+    running.unwrap_or_else(|| "the runtime".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chan;
+    use alloc::vec;
+
+    #[test]
+    fn a_woken_receiver_runs_next_and_a_yielding_task_goes_last() {
+        let trace = Runtime::with_seed(1)
+            .block_on(async {
+                let (trace_tx, trace_rx) = chan::bounded::<&'static str>(16);
+                let (tx, rx) = chan::bounded::<()>(0);
+                let t = trace_tx.clone();
+                spawn_named("receiver", async move {
+                    rx.recv().await;
+                    t.send("receiver woke").await.unwrap();
+                });
+                let t = trace_tx.clone();
+                spawn_named("bystander", async move {
+                    t.send("bystander ran").await.unwrap();
+                });
+                yield_now().await; // both spawned tasks run; the receiver waits
+                tx.send(()).await.unwrap();
+                trace_tx.send("sender goes on").await.unwrap();
+                yield_now().await;
+                drop(trace_tx);
+                let mut trace = vec![];
+                while let Some(event) = trace_rx.recv().await {
+                    trace.push(event);
+                }
+                trace
+            })
+            .unwrap();
+        assert_eq!(trace, ["bystander ran", "sender goes on", "receiver woke"]);
+    }
+
+    #[test]
+    fn select_inside_the_crate_uses_the_same_macro() {
+        let got = Runtime::new()
+            .block_on(async {
+                let (tx, rx) = chan::bounded::<u8>(1);
+                tx.try_send(1).unwrap();
+                crate::select! { v = rx.recv() => v, default => None }
+            })
+            .unwrap();
+        assert_eq!(got, Some(1));
+    }
+
+    #[test]
+    fn slots_are_reused_after_tasks_end() {
+        Runtime::new()
+            .block_on(async {
+                for _ in 0..3 * CHUNK {
+                    spawn(async {}).await;
+                }
+                let shared = current().unwrap();
+                assert!(shared.tasks.borrow().len() <= 2, "{}", shared.tasks.borrow().len());
+            })
+            .unwrap();
+    }
+}

@@ -1,0 +1,88 @@
+//! Task slots and the waker vtable: the unsafe core of the executor.
+//!
+//! A [`Waker`] for a chanos task is a pointer to the task's [`Slot`]. Slots
+//! live in chunks that are leaked on purpose, as is the executor state they
+//! point to, so a waker can never dangle, however long it is kept and on
+//! whatever thread: cloning a waker copies a pointer, dropping it does
+//! nothing, and no reference count is touched on the hot path.
+//!
+//! A slot is reused by later tasks. A waker kept past its task's end may then
+//! wake the slot's next occupant: a spurious wake-up, which every future must
+//! (and every chanos future does) tolerate.
+//!
+//! # Waking, and why it is sound from anywhere
+//! - On the executor's own thread, outside interrupt context
+//!   ([`Shared::is_current`]), waking sets the slot's `queued` flag and puts
+//!   the slot on the run queue: plain memory, no atomics.
+//! - From another thread or an interrupt handler, waking sets the atomic
+//!   `remote_queued` flag, pushes the slot index to the injector inside a
+//!   critical section and unparks the executor, which moves it to the run
+//!   queue. Those paths touch only atomics and the critical-section mutex.
+
+use super::Shared;
+use core::cell::Cell;
+use core::sync::atomic::{AtomicBool, Ordering};
+use core::task::{RawWaker, RawWakerVTable, Waker};
+
+/// Slots come in chunks of this many, allocated once and never freed.
+pub(crate) const CHUNK: usize = 64;
+
+/// The wake-up state of one task slot.
+pub(crate) struct Slot {
+    pub(crate) shared: &'static Shared,
+    pub(crate) index: u32,
+    /// On the run queue already (executor thread only).
+    pub(crate) queued: Cell<bool>,
+    /// In the injector already (any thread).
+    pub(crate) remote_queued: AtomicBool,
+}
+
+// SAFETY: `queued` is only read or written by code that first checked
+// `shared.is_current()` (the executor's thread, outside interrupts);
+// everything else in a slot is immutable or atomic.
+unsafe impl Sync for Slot {}
+
+impl Slot {
+    /// Allocates and leaks one chunk of slots, numbered from `first`.
+    pub(crate) fn leak_chunk(shared: &'static Shared, first: u32) -> &'static [Slot; CHUNK] {
+        alloc::boxed::Box::leak(alloc::boxed::Box::new(core::array::from_fn(|i| Slot {
+            shared,
+            index: first + i as u32,
+            queued: Cell::new(false),
+            remote_queued: AtomicBool::new(false),
+        })))
+    }
+
+    pub(crate) fn waker(&'static self) -> Waker {
+        let raw = RawWaker::new(self as *const Slot as *const (), &VTABLE);
+        // SAFETY: the data pointer is a `&'static Slot` (it outlives every
+        // waker), and the vtable's functions below are sound on any thread.
+        unsafe { Waker::from_raw(raw) }
+    }
+
+    fn wake(&'static self) {
+        let shared = self.shared;
+        if shared.is_current() {
+            shared.schedule(self);
+        } else if !self.remote_queued.swap(true, Ordering::AcqRel) {
+            critical_section::with(|cs| shared.injector.borrow_ref_mut(cs).push(self.index));
+            shared.parker.unpark();
+        }
+    }
+}
+
+static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake, drop);
+
+// SAFETY (all four): `data` always comes from `Slot::waker`, so it is a
+// pointer to a leaked, never-freed `Slot`.
+unsafe fn clone(data: *const ()) -> RawWaker {
+    RawWaker::new(data, &VTABLE)
+}
+
+unsafe fn wake(data: *const ()) {
+    // SAFETY: see above; the slot lives for the rest of the program.
+    let slot: &'static Slot = unsafe { &*(data as *const Slot) };
+    slot.wake();
+}
+
+unsafe fn drop(_: *const ()) {}

@@ -1,0 +1,197 @@
+//! A task: its header and its future, allocated together once, and the
+//! [`JoinHandle`] that awaits its output.
+//!
+//! ```text
+//!   spawn ──► Running(future) ──(poll returns Ready)──► Finished(output) ──(JoinHandle::await)──► Taken
+//! ```
+//! The executor's task table holds one `Rc` of the cell while the task runs;
+//! the `JoinHandle` holds another. The cell is freed when both are gone.
+
+use super::Shared;
+use crate::Isolated;
+use alloc::borrow::Cow;
+use alloc::rc::Rc;
+use core::cell::{Cell, RefCell};
+use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll, Waker};
+
+/// A task's name, shown in every report about it.
+pub type TaskName = Cow<'static, str>;
+
+/// Something a task can wait on, able to describe itself in a deadlock report.
+pub(crate) trait Labelled {
+    fn label(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result;
+}
+
+/// What a blocked task waits for. Set by the future that returned `Pending`,
+/// cleared by the executor before each poll. The `Rc`s keep what they name
+/// alive until then, so a report can always read them.
+#[derive(Default)]
+pub(crate) enum WaitOn {
+    #[default]
+    Nothing,
+    Recv(Rc<dyn Labelled>),
+    Send(Rc<dyn Labelled>),
+    Select(Rc<dyn Labelled>),
+    Join(u32),
+    Sleep,
+}
+
+/// The part of a task that the executor reads without knowing its future.
+pub(crate) struct Header {
+    pub(crate) index: u32,
+    pub(crate) name: TaskName,
+    pub(crate) wait: Cell<WaitOn>,
+    join_waker: Cell<Option<Waker>>,
+}
+
+enum Stage<F: Future> {
+    Running(F),
+    Finished(F::Output),
+    Taken,
+}
+
+pub(crate) struct TaskCell<F: Future> {
+    header: Header,
+    stage: RefCell<Stage<F>>,
+}
+
+impl<F: Future> TaskCell<F> {
+    pub(crate) fn new(index: u32, name: TaskName, future: F) -> Self {
+        TaskCell {
+            header: Header {
+                index,
+                name,
+                wait: Cell::default(),
+                join_waker: Cell::new(None),
+            },
+            stage: RefCell::new(Stage::Running(future)),
+        }
+    }
+}
+
+/// A task as the executor sees it.
+pub(crate) trait ErasedTask {
+    fn header(&self) -> &Header;
+    /// Polls the future once; `Ready` when it has finished.
+    fn poll(&self, cx: &mut Context<'_>) -> Poll<()>;
+}
+
+impl<F: Future> ErasedTask for TaskCell<F> {
+    fn header(&self) -> &Header {
+        &self.header
+    }
+
+    fn poll(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut stage = self.stage.borrow_mut();
+        let Stage::Running(future) = &mut *stage else {
+            return Poll::Ready(());
+        };
+        // SAFETY: the future lives inside an `Rc` allocation that never moves,
+        // and it is only ever dropped in place (by overwriting `stage`).
+        let future = unsafe { Pin::new_unchecked(future) };
+        match future.poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(output) => {
+                *stage = Stage::Finished(output);
+                drop(stage);
+                if let Some(waker) = self.header.join_waker.take() {
+                    waker.wake();
+                }
+                Poll::Ready(())
+            }
+        }
+    }
+}
+
+/// The output side of a task, typed by its output only.
+trait JoinTarget<T> {
+    fn poll_join(&self, cx: &mut Context<'_>) -> Poll<T>;
+    fn is_finished(&self) -> bool;
+    fn header(&self) -> &Header;
+}
+
+impl<F: Future> JoinTarget<F::Output> for TaskCell<F> {
+    fn poll_join(&self, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let mut stage = self.stage.borrow_mut();
+        if let Stage::Finished(_) = &*stage {
+            match core::mem::replace(&mut *stage, Stage::Taken) {
+                Stage::Finished(output) => return Poll::Ready(output),
+                _ => unreachable!(),
+            }
+        }
+        assert!(
+            !matches!(*stage, Stage::Taken),
+            "JoinHandle polled after it returned"
+        );
+        self.header.join_waker.set(Some(cx.waker().clone()));
+        super::set_wait(WaitOn::Join(self.header.index));
+        Poll::Pending
+    }
+
+    fn is_finished(&self) -> bool {
+        !matches!(*self.stage.borrow(), Stage::Running(_))
+    }
+
+    fn header(&self) -> &Header {
+        &self.header
+    }
+}
+
+/// Awaits a spawned task's output. Dropping it detaches the task, which
+/// keeps running.
+pub struct JoinHandle<T> {
+    task: Rc<dyn JoinTarget<T>>,
+}
+
+// SAFETY: the handle only lets its owner take the task's output, which is
+// `Isolated` itself; the shared cell behind it is the executor's business.
+unsafe impl<T: Isolated> Isolated for JoinHandle<T> {}
+
+impl<T> JoinHandle<T> {
+    /// Whether the task has finished (its output may already be taken).
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+
+    /// The task's name.
+    pub fn name(&self) -> &str {
+        &self.task.header().name
+    }
+
+    pub(super) fn index(&self) -> u32 {
+        self.task.header().index
+    }
+}
+
+impl<T> Future for JoinHandle<T> {
+    type Output = T;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        self.task.poll_join(cx)
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let header = self.task.header();
+        write!(f, "JoinHandle(task {} {:?})", header.index, header.name)
+    }
+}
+
+/// Spawns onto `shared`; the caller has checked that it is the current executor.
+pub(super) fn spawn_on<F>(
+    shared: &'static Shared,
+    name: TaskName,
+    future: F,
+) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+{
+    let slot = shared.alloc_slot();
+    let cell = Rc::new(TaskCell::new(slot.index, name, future));
+    shared.insert_task(slot, cell.clone());
+    JoinHandle { task: cell }
+}

@@ -1,0 +1,115 @@
+//! The hosted platform: chanos as an ordinary Linux process.
+
+use super::Stream;
+use alloc::string::String;
+use alloc::vec::Vec;
+use std::io::Write;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+fn origin() -> Instant {
+    static ORIGIN: OnceLock<Instant> = OnceLock::new();
+    *ORIGIN.get_or_init(Instant::now)
+}
+
+/// Monotonic nanoseconds since the first call.
+pub(crate) fn now_ns() -> u64 {
+    origin().elapsed().as_nanos() as u64
+}
+
+/// Puts the executor's thread to sleep; `unpark` may come from any thread.
+#[derive(Debug)]
+pub(crate) struct Parker {
+    thread: std::thread::Thread,
+}
+
+impl Parker {
+    /// A parker for the calling thread.
+    pub(crate) fn new() -> Self {
+        Parker {
+            thread: std::thread::current(),
+        }
+    }
+
+    /// Sleeps until `unpark` or the deadline. An `unpark` that came first
+    /// is not lost: std keeps a token for it.
+    pub(crate) fn park(&self, deadline_ns: Option<u64>) {
+        match deadline_ns {
+            None => std::thread::park(),
+            Some(deadline) => {
+                let now = now_ns();
+                if deadline > now {
+                    std::thread::park_timeout(Duration::from_nanos(deadline - now));
+                }
+            }
+        }
+    }
+
+    pub(crate) fn unpark(&self) {
+        self.thread.unpark();
+    }
+}
+
+/// A Linux process has no interrupt context that could run chanos code.
+pub(crate) fn in_interrupt() -> bool {
+    false
+}
+
+pub(crate) fn console_write(stream: Stream, text: &str) {
+    // A closed stdout (e.g. `| head`) must not panic the program.
+    let _ = match stream {
+        Stream::Out => std::io::stdout().lock().write_all(text.as_bytes()),
+        Stream::Err => std::io::stderr().lock().write_all(text.as_bytes()),
+    };
+}
+
+pub(crate) fn exit(code: i32) -> ! {
+    let _ = std::io::stdout().flush();
+    std::process::exit(code)
+}
+
+/// The program's arguments, without the program name.
+pub(crate) fn args() -> Vec<String> {
+    std::env::args().skip(1).collect()
+}
+
+/// A seed for `select!`'s random choice: `CHANOS_SEED` when set, else the clock.
+pub(crate) fn seed() -> u64 {
+    match std::env::var("CHANOS_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        Some(seed) => seed,
+        None => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0x5eed),
+    }
+}
+
+/// The logging level asked for by `CHANOS_LOG` (error, warn, info, debug, trace).
+pub(crate) fn log_level() -> Option<String> {
+    std::env::var("CHANOS_LOG").ok()
+}
+
+/// Makes a panic print who panicked (`describe` names the running task) and
+/// exit with status 101 at once, instead of unwinding through the executor.
+pub(crate) fn install_panic_report(describe: fn() -> String) {
+    std::panic::set_hook(alloc::boxed::Box::new(move |info| {
+        let location = info
+            .location()
+            .map(|l| alloc::format!(" at {}:{}:{}", l.file(), l.line(), l.column()))
+            .unwrap_or_default();
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("(no message)");
+        console_write(
+            Stream::Err,
+            &alloc::format!("chanos: {} panicked{location}:\n{message}\n", describe()),
+        );
+        exit(101);
+    }));
+}

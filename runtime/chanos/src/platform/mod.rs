@@ -1,0 +1,28 @@
+//! The platform boundary: everything the executor needs from the machine.
+//!
+//! One implementation is chosen here, once, by target: `hosted` (a Linux
+//! process, std) or, in the bootable image, `metal`. Each provides the same
+//! small set of items:
+//!
+//! - `now_ns()`: monotonic nanoseconds since the program started;
+//! - `Parker`: sleep until woken or until a deadline (`park`), and wake the
+//!   sleeper from any thread or interrupt (`unpark`);
+//! - `in_interrupt()`: whether the caller runs in interrupt context;
+//! - `console_write(stream, text)`, `exit(code)`, `args()`, `seed()`;
+//! - `install_panic_report(..)`: how a panic is reported before exiting.
+
+#[cfg(not(target_os = "none"))]
+#[path = "hosted.rs"]
+mod imp;
+
+#[cfg(target_os = "none")]
+compile_error!("the bare-metal platform of chanos is not built yet: build hosted");
+
+pub(crate) use imp::*;
+
+/// Where console text goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Stream {
+    Out,
+    Err,
+}

@@ -1,0 +1,421 @@
+//! The machinery behind [`select!`](crate::select!): wait on several channel
+//! operations, complete exactly one.
+//!
+//! ```
+//! # chanos::Runtime::new().block_on(async {
+//! use chanos::{chan, select, time};
+//! use core::time::Duration;
+//! let (tx, rx) = chan::bounded::<&str>(1);
+//! tx.send("hi").await.unwrap();
+//! select! {
+//!     message = rx.recv() => assert_eq!(message, Some("hi")),
+//!     _ = time::after(Duration::from_secs(1)) => unreachable!(),
+//! }
+//! # }).unwrap();
+//! ```
+//!
+//! # How an arm is chosen
+//! 1. Every arm is asked whether it could complete now. If some can, one of
+//!    them is chosen uniformly at random (as Go does) and completed; the
+//!    others are not touched, so a losing receive consumes nothing and a
+//!    losing send delivers nothing.
+//! 2. If none can and there is a `default` arm, it runs.
+//! 3. Otherwise every arm registers as a waiter on its channel, all sharing
+//!    one [`SelectClaim`]. The first counterpart to complete one of them
+//!    claims the select; the other waiters become stale and are removed
+//!    when the select wakes. The value of a send arm that did not win is
+//!    dropped, never delivered.
+
+// The arm traits are sealed and hidden; their methods name crate-private
+// types on purpose, so that no code outside chanos can make an arm.
+#![allow(private_interfaces)]
+
+use crate::chan::{
+    self, wake_one, Receiver, Recv, SelectClaim, SendError, SendRefusal, Sender, Token,
+};
+use crate::executor::{self, Labelled, WaitOn};
+use crate::Isolated;
+use alloc::rc::Rc;
+use alloc::vec::Vec;
+use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll, Waker};
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// One arm of a `select!`: a channel operation that can be tried, waited
+/// for and withdrawn. Implemented by chanos's channel operations only.
+#[doc(hidden)]
+pub trait ErasedArm: sealed::Sealed {
+    fn ready(&self) -> bool;
+    /// Completes now; only called when `ready()` said so.
+    fn complete(&mut self);
+    fn register(&mut self, claim: &Rc<SelectClaim>, arm: u16, waker: &Waker);
+    /// This arm won the claim while waiting: collect its result.
+    fn won(&mut self);
+    /// Withdraws the waiter, if any.
+    fn cancel(&mut self);
+    fn describe(&self) -> (&'static str, Rc<dyn Labelled>);
+}
+
+/// An arm with its result, taken after the select completed.
+#[doc(hidden)]
+pub trait SelectArm: ErasedArm {
+    type Output;
+    fn take_output(&mut self) -> Self::Output;
+}
+
+/// What may stand on the right of `pattern = ...` in `select!`.
+pub trait IntoArm {
+    /// The arm.
+    #[doc(hidden)]
+    type Arm: SelectArm;
+    /// Makes the arm.
+    #[doc(hidden)]
+    fn into_arm(self) -> Self::Arm;
+}
+
+enum Held<'a, T> {
+    Borrowed(&'a Receiver<T>),
+    Owned(Receiver<T>),
+}
+
+/// A receive arm: `value = rx.recv()`, or an owned receiver such as
+/// `time::after(d)`. Its result is `Option<T>`, `None` when closed.
+#[doc(hidden)]
+pub struct RecvArm<'a, T> {
+    receiver: Held<'a, T>,
+    token: Option<Token>,
+    output: Option<Option<T>>,
+}
+
+impl<T> RecvArm<'_, T> {
+    fn chan(&self) -> &Rc<chan::Chan<T>> {
+        match &self.receiver {
+            Held::Borrowed(r) => &r.chan,
+            Held::Owned(r) => &r.chan,
+        }
+    }
+}
+
+impl<'a, T: 'static> IntoArm for Recv<'a, T> {
+    type Arm = RecvArm<'a, T>;
+    fn into_arm(self) -> RecvArm<'a, T> {
+        RecvArm {
+            receiver: Held::Borrowed(self.receiver),
+            token: None,
+            output: None,
+        }
+    }
+}
+
+impl<T: 'static> IntoArm for Receiver<T> {
+    type Arm = RecvArm<'static, T>;
+    fn into_arm(self) -> RecvArm<'static, T> {
+        RecvArm {
+            receiver: Held::Owned(self),
+            token: None,
+            output: None,
+        }
+    }
+}
+
+impl<'a, T: 'static> IntoArm for &'a Receiver<T> {
+    type Arm = RecvArm<'a, T>;
+    fn into_arm(self) -> RecvArm<'a, T> {
+        RecvArm {
+            receiver: Held::Borrowed(self),
+            token: None,
+            output: None,
+        }
+    }
+}
+
+impl<T> sealed::Sealed for RecvArm<'_, T> {}
+
+impl<T> fmt::Debug for RecvArm<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecvArm")
+            .field("token", &self.token)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: 'static> ErasedArm for RecvArm<'_, T> {
+    fn ready(&self) -> bool {
+        self.chan().state.borrow().recv_ready()
+    }
+
+    fn complete(&mut self) {
+        let result = self.chan().state.borrow_mut().try_recv();
+        self.output = Some(match result {
+            Ok((value, waker)) => {
+                wake_one(waker);
+                Some(value)
+            }
+            Err(_) => None, // ready() said so: the channel is closed and drained
+        });
+    }
+
+    fn register(&mut self, claim: &Rc<SelectClaim>, arm: u16, waker: &Waker) {
+        let token = self
+            .chan()
+            .state
+            .borrow_mut()
+            .wait_recv(waker.clone(), Some((claim.clone(), arm)));
+        self.token = Some(token);
+    }
+
+    fn won(&mut self) {
+        let token = self.token.take().expect("a winning arm was registered");
+        let waiting = self
+            .chan()
+            .state
+            .borrow_mut()
+            .poll_recv_waiter(token, Waker::noop());
+        match waiting {
+            chan::RecvWait::Handed(value) => self.output = Some(Some(value)),
+            _ => unreachable!("a receive arm wins only when a value is handed to it"),
+        }
+    }
+
+    fn cancel(&mut self) {
+        if let Some(token) = self.token.take() {
+            let waker = self.chan().state.borrow_mut().cancel_recv(token);
+            wake_one(waker);
+        }
+    }
+
+    fn describe(&self) -> (&'static str, Rc<dyn Labelled>) {
+        ("receive on", self.chan().clone())
+    }
+}
+
+impl<T: 'static> SelectArm for RecvArm<'_, T> {
+    type Output = Option<T>;
+    fn take_output(&mut self) -> Option<T> {
+        self.output.take().expect("the select chose this arm")
+    }
+}
+
+impl<T> Drop for RecvArm<'_, T> {
+    fn drop(&mut self) {
+        if let Some(token) = self.token.take() {
+            let chan = match &self.receiver {
+                Held::Borrowed(r) => &r.chan,
+                Held::Owned(r) => &r.chan,
+            };
+            let waker = chan.state.borrow_mut().cancel_recv(token);
+            wake_one(waker);
+        }
+    }
+}
+
+/// A send arm: `result = tx.send(value)`; its result is `Result<(), SendError<T>>`.
+#[doc(hidden)]
+pub struct SendArm<'a, T> {
+    sender: &'a Sender<T>,
+    value: Option<T>,
+    token: Option<Token>,
+    output: Option<Result<(), SendError<T>>>,
+}
+
+impl<'a, T: 'static> IntoArm for chan::Send<'a, T> {
+    type Arm = SendArm<'a, T>;
+    fn into_arm(mut self) -> SendArm<'a, T> {
+        let value = self.take_unsent();
+        SendArm {
+            sender: self.sender,
+            value,
+            token: None,
+            output: None,
+        }
+    }
+}
+
+impl<T> sealed::Sealed for SendArm<'_, T> {}
+
+impl<T> fmt::Debug for SendArm<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SendArm")
+            .field("token", &self.token)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: 'static> ErasedArm for SendArm<'_, T> {
+    fn ready(&self) -> bool {
+        self.sender.chan.state.borrow().send_ready()
+    }
+
+    fn complete(&mut self) {
+        let value = self.value.take().expect("a send arm is completed once");
+        let result = self.sender.chan.state.borrow_mut().try_send(value);
+        self.output = Some(match result {
+            Ok(waker) => {
+                wake_one(waker);
+                Ok(())
+            }
+            Err(SendRefusal::Closed(value) | SendRefusal::Full(value)) => Err(SendError(value)),
+        });
+    }
+
+    fn register(&mut self, claim: &Rc<SelectClaim>, arm: u16, waker: &Waker) {
+        let value = self
+            .value
+            .take()
+            .expect("a send arm registers with its value");
+        let mut state = self.sender.chan.state.borrow_mut();
+        self.token = Some(state.wait_send(value, waker.clone(), Some((claim.clone(), arm))));
+    }
+
+    fn won(&mut self) {
+        self.token = None;
+        self.output = Some(Ok(()));
+    }
+
+    fn cancel(&mut self) {
+        if let Some(token) = self.token.take() {
+            // The value comes back undelivered; a later try may send it again.
+            self.value = self.sender.chan.state.borrow_mut().cancel_send(token);
+        }
+    }
+
+    fn describe(&self) -> (&'static str, Rc<dyn Labelled>) {
+        ("send on", self.sender.chan.clone())
+    }
+}
+
+impl<T: 'static> SelectArm for SendArm<'_, T> {
+    type Output = Result<(), SendError<T>>;
+    fn take_output(&mut self) -> Self::Output {
+        self.output.take().expect("the select chose this arm")
+    }
+}
+
+impl<T> Drop for SendArm<'_, T> {
+    fn drop(&mut self) {
+        if let Some(token) = self.token.take() {
+            let value = self.sender.chan.state.borrow_mut().cancel_send(token);
+            drop(value);
+        }
+    }
+}
+
+/// The arms a blocked select waits on, for a deadlock report.
+struct Waiting(Vec<(&'static str, Rc<dyn Labelled>)>);
+
+impl Labelled for Waiting {
+    fn label(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (op, chan)) in self.0.iter().enumerate() {
+            let sep = if i == 0 { "" } else { " | " };
+            write!(f, "{sep}{op} ")?;
+            chan.label(f)?;
+        }
+        Ok(())
+    }
+}
+
+/// The future behind `select!`: `Some(i)` when arm `i` completed, `None`
+/// when the `default` arm should run.
+#[doc(hidden)]
+#[must_use = "futures do nothing unless awaited"]
+pub struct Select<'a, const N: usize> {
+    arms: [&'a mut dyn ErasedArm; N],
+    has_default: bool,
+    claim: Option<Rc<SelectClaim>>,
+}
+
+// SAFETY: the arms are chanos channel operations (the trait is sealed),
+// each holding a channel end or a value that is `Isolated` itself.
+unsafe impl<const N: usize> Isolated for Select<'_, N> {}
+
+impl<const N: usize> fmt::Debug for Select<'_, N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Select")
+            .field("arms", &N)
+            .field("waiting", &self.claim.is_some())
+            .finish()
+    }
+}
+
+/// Starts a select over `arms` (at most 64).
+#[doc(hidden)]
+pub fn select<const N: usize>(arms: [&mut dyn ErasedArm; N], has_default: bool) -> Select<'_, N> {
+    const { assert!(N <= 64, "select! takes at most 64 arms") };
+    Select {
+        arms,
+        has_default,
+        claim: None,
+    }
+}
+
+impl<const N: usize> Select<'_, N> {
+    fn withdraw(&mut self, except: Option<usize>) {
+        for (i, arm) in self.arms.iter_mut().enumerate() {
+            if Some(i) != except {
+                arm.cancel();
+            }
+        }
+    }
+}
+
+impl<const N: usize> Future for Select<'_, N> {
+    type Output = Option<usize>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<usize>> {
+        let this = &mut *self;
+        if let Some(claim) = this.claim.take() {
+            if let Some(winner) = claim.fired() {
+                let winner = winner as usize;
+                this.arms[winner].won();
+                this.withdraw(Some(winner));
+                return Poll::Ready(Some(winner));
+            }
+            // Woken without a winner (a channel closed, or a spurious wake):
+            // withdraw, so that no arm can match this select's own waiters,
+            // and look again.
+            this.withdraw(None);
+        }
+        let mut ready = 0u64;
+        for (i, arm) in this.arms.iter().enumerate() {
+            if arm.ready() {
+                ready |= 1 << i;
+            }
+        }
+        if ready != 0 {
+            let mut pick = executor::random_below(u64::from(ready.count_ones()));
+            let mut bits = ready;
+            while pick > 0 {
+                bits &= bits - 1;
+                pick -= 1;
+            }
+            let chosen = bits.trailing_zeros() as usize;
+            this.arms[chosen].complete();
+            return Poll::Ready(Some(chosen));
+        }
+        if this.has_default {
+            return Poll::Ready(None);
+        }
+        let claim = Rc::new(SelectClaim::default());
+        let mut waiting = Vec::with_capacity(N);
+        for (i, arm) in this.arms.iter_mut().enumerate() {
+            arm.register(&claim, i as u16, cx.waker());
+            waiting.push(arm.describe());
+        }
+        this.claim = Some(claim);
+        executor::set_wait(WaitOn::Select(Rc::new(Waiting(waiting))));
+        Poll::Pending
+    }
+}
+
+impl<const N: usize> Drop for Select<'_, N> {
+    fn drop(&mut self) {
+        if self.claim.take().is_some() {
+            self.withdraw(None);
+        }
+    }
+}

@@ -1,0 +1,504 @@
+//! Model-based property tests: random programs of sends, receives, closes
+//! and selects over several tasks and channels (capacities 0 to 3), run on
+//! the executor and checked against a reference model.
+//!
+//! 1. `kahn_networks`: every channel has one producer task and one consumer
+//!    task, and tasks only send, receive and close. Such a program (a Kahn
+//!    process network) has one outcome whatever the schedule, which a small
+//!    fixpoint model computes: how far each task gets, what every receive
+//!    returns, and which tasks block forever. The run must match it exactly,
+//!    deadlock report included.
+//! 2. `selects_lose_nothing`: several producers and consumers share channels,
+//!    sending through `select!` send arms (with `default` and timeouts) and
+//!    receiving through `select!` over every channel, with an early `close`.
+//!    The schedule decides who gets what; the model checks what must hold
+//!    anyway: every value sent is received exactly once, on its channel, in
+//!    its sender's order; a refused send returns its own value, never
+//!    received; and the program ends without deadlock.
+
+use chanos::chan::{self, Receiver, Sender};
+use chanos::time::{self, Duration};
+use chanos::{select, spawn_named, Runtime};
+use proptest::prelude::*;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+// ---------- 1. Kahn networks: exact model ----------
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Op {
+    Send(usize),
+    Recv(usize),
+    Close(usize),
+}
+
+#[derive(Clone, Debug)]
+struct Network {
+    caps: Vec<usize>,
+    producer: Vec<usize>,
+    consumer: Vec<usize>,
+    scripts: Vec<Vec<Op>>,
+}
+
+fn network() -> impl Strategy<Value = Network> {
+    (2usize..=4, 1usize..=4)
+        .prop_flat_map(|(tasks, chans)| {
+            (
+                proptest::collection::vec(0usize..=3, chans),
+                proptest::collection::vec(0..tasks, chans),
+                proptest::collection::vec(0..tasks, chans),
+                proptest::collection::vec(
+                    proptest::collection::vec((0..chans, 0u8..10), 0..12),
+                    tasks,
+                ),
+            )
+        })
+        .prop_map(|(caps, producer, consumer, raw)| {
+            let scripts = raw
+                .iter()
+                .enumerate()
+                .map(|(task, ops)| {
+                    ops.iter()
+                        .filter_map(|&(c, kind)| {
+                            let produces = producer[c] == task;
+                            let consumes = consumer[c] == task;
+                            match kind {
+                                0 if produces => Some(Op::Close(c)),
+                                1..=4 if produces => Some(Op::Send(c)),
+                                _ if consumes => Some(Op::Recv(c)),
+                                _ if produces => Some(Op::Send(c)),
+                                _ => None,
+                            }
+                        })
+                        .collect()
+                })
+                .collect();
+            Network {
+                caps,
+                producer,
+                consumer,
+                scripts,
+            }
+        })
+}
+
+/// What the model says a task's op returns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Outcome {
+    Sent,
+    SendRefused(u64),
+    Received(Option<u64>),
+    Closed,
+}
+
+struct Model {
+    /// How many ops each task completes.
+    progress: Vec<usize>,
+    outcomes: Vec<Vec<Outcome>>,
+}
+
+impl Network {
+    /// Index in the producer's script of the first close of channel `c`.
+    fn close_index(&self, c: usize) -> Option<usize> {
+        self.scripts[self.producer[c]]
+            .iter()
+            .position(|op| *op == Op::Close(c))
+    }
+
+    fn count_before(&self, task: usize, end: usize, op: Op) -> usize {
+        self.scripts[task][..end]
+            .iter()
+            .filter(|o| **o == op)
+            .count()
+    }
+
+    /// Sends of `c` that carry a value: those before its first close.
+    fn live_sends_before(&self, c: usize, end: usize) -> usize {
+        let limit = self.close_index(c).map_or(end, |i| i.min(end));
+        self.count_before(self.producer[c], limit, Op::Send(c))
+    }
+
+    fn model(&self) -> Model {
+        let tasks = self.scripts.len();
+        let mut pc = vec![0usize; tasks];
+        let mut outcomes = vec![Vec::new(); tasks];
+        loop {
+            let mut progressed = false;
+            for t in 0..tasks {
+                let Some(&op) = self.scripts[t].get(pc[t]) else {
+                    continue;
+                };
+                let outcome = match op {
+                    Op::Close(_) => Some(Outcome::Closed),
+                    Op::Send(c) => {
+                        let closed = self.close_index(c).is_some_and(|i| i < pc[t]);
+                        let n = self.count_before(t, pc[t], Op::Send(c)) as u64;
+                        if closed {
+                            Some(Outcome::SendRefused(n))
+                        } else {
+                            let q = self.consumer[c];
+                            let at_recv = self.scripts[q].get(pc[q]) == Some(&Op::Recv(c));
+                            let reached =
+                                self.count_before(q, pc[q], Op::Recv(c)) + usize::from(at_recv);
+                            ((n as usize) < self.caps[c] + reached).then_some(Outcome::Sent)
+                        }
+                    }
+                    Op::Recv(c) => {
+                        let p = self.producer[c];
+                        let m = self.count_before(t, pc[t], Op::Recv(c));
+                        let at_send = self.scripts[p].get(pc[p]) == Some(&Op::Send(c))
+                            && self.close_index(c).is_none_or(|i| i > pc[p]);
+                        let offered = self.live_sends_before(c, pc[p]) + usize::from(at_send);
+                        let closed = self.close_index(c).is_some_and(|i| i < pc[p]);
+                        if m < offered {
+                            Some(Outcome::Received(Some(m as u64)))
+                        } else if closed {
+                            Some(Outcome::Received(None))
+                        } else {
+                            None
+                        }
+                    }
+                };
+                if let Some(outcome) = outcome {
+                    outcomes[t].push(outcome);
+                    pc[t] += 1;
+                    progressed = true;
+                }
+            }
+            if !progressed {
+                return Model {
+                    progress: pc,
+                    outcomes,
+                };
+            }
+        }
+    }
+}
+
+/// A task's channel ends, kept alive until the whole program ends so that
+/// a finished task's departure never changes what the others see.
+struct Ends {
+    senders: BTreeMap<usize, Sender<u64>>,
+    receivers: BTreeMap<usize, Receiver<u64>>,
+}
+
+fn run_network(net: &Network) -> (Vec<Vec<Outcome>>, Result<(), chanos::Deadlock>) {
+    let seen: Rc<RefCell<Vec<Vec<Outcome>>>> =
+        Rc::new(RefCell::new(vec![Vec::new(); net.scripts.len()]));
+    let record = seen.clone();
+    let net = net.clone();
+    let result = Runtime::with_seed(3).block_on(async move {
+        let mut ends: Vec<Ends> = (0..net.scripts.len())
+            .map(|_| Ends {
+                senders: BTreeMap::new(),
+                receivers: BTreeMap::new(),
+            })
+            .collect();
+        for (c, &cap) in net.caps.iter().enumerate() {
+            let name: &'static str = Box::leak(format!("c{c}").into_boxed_str());
+            let (tx, rx) = chan::bounded_named::<u64>(cap, name);
+            ends[net.producer[c]].senders.insert(c, tx);
+            ends[net.consumer[c]].receivers.insert(c, rx);
+        }
+        let (log_tx, log_rx) = chan::bounded_named::<(usize, Outcome)>(4096, "log");
+        let (keep_tx, keep_rx) = chan::bounded::<Ends>(64);
+        for (t, my_ends) in ends.into_iter().enumerate() {
+            let script = net.scripts[t].clone();
+            let (log, keep) = (log_tx.clone(), keep_tx.clone());
+            spawn_named(format!("t{t}"), async move {
+                let mut next_value: BTreeMap<usize, u64> = BTreeMap::new();
+                for op in script {
+                    let outcome = match op {
+                        Op::Send(c) => {
+                            let n = next_value.entry(c).or_default();
+                            let value = *n;
+                            *n += 1;
+                            match my_ends.senders[&c].send(value).await {
+                                Ok(()) => Outcome::Sent,
+                                Err(chan::SendError(v)) => Outcome::SendRefused(v),
+                            }
+                        }
+                        Op::Recv(c) => Outcome::Received(my_ends.receivers[&c].recv().await),
+                        Op::Close(c) => {
+                            my_ends.senders[&c].close();
+                            Outcome::Closed
+                        }
+                    };
+                    log.send((t, outcome)).await.expect("main keeps the log");
+                }
+                keep.send(my_ends).await.expect("main keeps the ends");
+            });
+        }
+        drop((log_tx, keep_tx));
+        while let Some((t, outcome)) = log_rx.recv().await {
+            record.borrow_mut()[t].push(outcome);
+        }
+        drop(keep_rx);
+    });
+    let seen = seen.borrow().clone();
+    (seen, result)
+}
+
+fn describe(op: Op) -> String {
+    match op {
+        Op::Send(c) => format!("send on channel \"c{c}\""),
+        Op::Recv(c) => format!("receive on channel \"c{c}\""),
+        Op::Close(c) => format!("close c{c}"),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn kahn_networks(net in network()) {
+        let model = net.model();
+        let (seen, result) = run_network(&net);
+        prop_assert_eq!(&seen, &model.outcomes, "outcomes differ for {:?}", net);
+        let blocked: Vec<usize> =
+            (0..net.scripts.len()).filter(|&t| model.progress[t] < net.scripts[t].len()).collect();
+        match result {
+            Ok(()) => prop_assert!(blocked.is_empty(), "model blocks {:?} but the run ended", blocked),
+            Err(deadlock) => {
+                prop_assert!(!blocked.is_empty(), "unexpected {}", deadlock);
+                let names: Vec<&str> = deadlock.tasks.iter().map(|t| t.name.as_str()).collect();
+                let mut expected = vec!["main".to_string()];
+                expected.extend(blocked.iter().map(|t| format!("t{t}")));
+                prop_assert_eq!(names, expected.iter().map(String::as_str).collect::<Vec<_>>());
+                prop_assert!(deadlock.tasks[0].waiting_on.starts_with("receive on channel \"log\""));
+                for (task, &t) in deadlock.tasks[1..].iter().zip(&blocked) {
+                    let op = net.scripts[t][model.progress[t]];
+                    prop_assert!(
+                        task.waiting_on.starts_with(&describe(op)),
+                        "{} waits on {:?}, model says {:?}", task.name, task.waiting_on, op
+                    );
+                }
+            }
+        }
+    }
+}
+
+// ---------- 2. Selects: what must hold under any schedule ----------
+
+#[derive(Clone, Copy, Debug)]
+enum SendStep {
+    /// A plain send on one channel.
+    Plain(usize),
+    /// `select!` over sends on two channels.
+    Either(usize, usize),
+    /// `select!` with `default`: try, and on failure send plainly.
+    TryFirst(usize),
+    /// `select!` with a short timeout; retried until it sends.
+    Patient(usize),
+}
+
+#[derive(Clone, Debug)]
+struct Mesh {
+    caps: Vec<usize>,
+    producers: Vec<Vec<SendStep>>,
+    consumers: usize,
+    /// A producer that closes a channel after its sends.
+    closer: Option<(usize, usize)>,
+}
+
+fn mesh() -> impl Strategy<Value = Mesh> {
+    let step = |chans: usize| {
+        prop_oneof![
+            (0..chans).prop_map(SendStep::Plain),
+            (0..chans, 0..chans).prop_map(|(a, b)| SendStep::Either(a, b)),
+            (0..chans).prop_map(SendStep::TryFirst),
+            (0..chans).prop_map(SendStep::Patient),
+        ]
+    };
+    (1usize..=3, 1usize..=3, 1usize..=3).prop_flat_map(move |(chans, producers, consumers)| {
+        (
+            proptest::collection::vec(0usize..=3, chans),
+            proptest::collection::vec(proptest::collection::vec(step(chans), 0..10), producers),
+            Just(consumers),
+            proptest::option::of((0..producers, 0..chans)),
+        )
+            .prop_map(|(caps, producers, consumers, closer)| Mesh {
+                caps,
+                producers,
+                consumers,
+                closer,
+            })
+    })
+}
+
+/// A value: which producer sent it, its sequence number, and its channel.
+type Value = (usize, u32, usize);
+
+#[derive(Debug, Default)]
+struct ProducerLog {
+    sent: Vec<Value>,
+    refused: Vec<(Value, Value)>,
+}
+
+async fn produce(
+    me: usize,
+    steps: Vec<SendStep>,
+    txs: Vec<Sender<Value>>,
+    close: Option<usize>,
+) -> ProducerLog {
+    let mut log = ProducerLog::default();
+    let mut seq = 0;
+    let mut value = |c: usize| {
+        seq += 1;
+        (me, seq, c)
+    };
+    let settle = |log: &mut ProducerLog, v: Value, r: Result<(), chan::SendError<Value>>| match r {
+        Ok(()) => log.sent.push(v),
+        Err(chan::SendError(back)) => log.refused.push((v, back)),
+    };
+    for step in steps {
+        match step {
+            SendStep::Plain(c) => {
+                let v = value(c);
+                let r = txs[c].send(v).await;
+                settle(&mut log, v, r);
+            }
+            SendStep::Either(a, b) => {
+                let (va, vb) = (value(a), value(b));
+                select! {
+                    r = txs[a].send(va) => settle(&mut log, va, r),
+                    r = txs[b].send(vb) => settle(&mut log, vb, r),
+                }
+            }
+            SendStep::TryFirst(c) => {
+                let v = value(c);
+                let done = select! {
+                    r = txs[c].send(v) => { settle(&mut log, v, r); true },
+                    default => false,
+                };
+                if !done {
+                    let v = value(c);
+                    let r = txs[c].send(v).await;
+                    settle(&mut log, v, r);
+                }
+            }
+            SendStep::Patient(c) => loop {
+                let v = value(c);
+                let done = select! {
+                    r = txs[c].send(v) => { settle(&mut log, v, r); true },
+                    _ = time::after(Duration::from_micros(200)) => false,
+                };
+                if done {
+                    break;
+                }
+            },
+        }
+    }
+    if let Some(c) = close {
+        txs[c].close();
+    }
+    log
+}
+
+/// Receives from every channel until all are closed; three arms, with
+/// missing channels stood in for by closed ones. A closed channel's arm is
+/// always ready, so once seen closed it is swapped for one that never is
+/// (this task holds its sender): otherwise the loop would never wait, and
+/// a cooperative runtime would run nothing else.
+async fn consume(mut rxs: Vec<Receiver<Value>>) -> Vec<Value> {
+    let mut got = Vec::new();
+    let mut open = [true; 3];
+    let mut quiet = Vec::new();
+    while open.iter().any(|o| *o) {
+        let (which, v) = select! {
+            v = rxs[0].recv() => (0, v),
+            v = rxs[1].recv() => (1, v),
+            v = rxs[2].recv() => (2, v),
+        };
+        match v {
+            Some(v) => {
+                assert_eq!(v.2, which, "value {v:?} arrived on channel {which}");
+                got.push(v);
+            }
+            None => {
+                open[which] = false;
+                let (tx, rx) = chan::bounded::<Value>(0);
+                quiet.push(tx);
+                rxs[which] = rx;
+            }
+        }
+    }
+    got
+}
+
+fn run_mesh(
+    mesh: &Mesh,
+    seed: u64,
+) -> Result<(Vec<ProducerLog>, Vec<Vec<Value>>), chanos::Deadlock> {
+    let mesh = mesh.clone();
+    Runtime::with_seed(seed).block_on(async move {
+        let mut txs = Vec::new();
+        let mut rxs = Vec::new();
+        for c in 0..3 {
+            let (tx, rx) = chan::bounded::<Value>(mesh.caps.get(c).copied().unwrap_or(0));
+            txs.push(tx);
+            rxs.push(rx);
+        }
+        // Stand-in channels beyond the mesh's own are closed from the start.
+        txs.truncate(mesh.caps.len());
+        let producers: Vec<_> = mesh
+            .producers
+            .iter()
+            .enumerate()
+            .map(|(p, steps)| {
+                let close = mesh.closer.filter(|(who, _)| *who == p).map(|(_, c)| c);
+                spawn_named(
+                    format!("producer {p}"),
+                    produce(p, steps.clone(), txs.clone(), close),
+                )
+            })
+            .collect();
+        drop(txs);
+        let consumers: Vec<_> = (0..mesh.consumers)
+            .map(|i| spawn_named(format!("consumer {i}"), consume(rxs.clone())))
+            .collect();
+        drop(rxs);
+        let mut logs = Vec::new();
+        for p in producers {
+            logs.push(p.await);
+        }
+        let mut received = Vec::new();
+        for c in consumers {
+            received.push(c.await);
+        }
+        (logs, received)
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    #[test]
+    fn selects_lose_nothing(mesh in mesh(), seed in any::<u64>()) {
+        let (logs, received) = run_mesh(&mesh, seed).unwrap_or_else(|d| panic!("{d} in {mesh:?}"));
+        let mut sent: Vec<Value> = logs.iter().flat_map(|l| l.sent.iter().copied()).collect();
+        let mut got: Vec<Value> = received.iter().flatten().copied().collect();
+        sent.sort();
+        got.sort();
+        prop_assert_eq!(&got, &sent, "received and sent differ");
+        for log in &logs {
+            for (v, back) in &log.refused {
+                prop_assert_eq!(v, back, "a refused send returned another value");
+                prop_assert!(!got.contains(v), "refused value {:?} was received", v);
+            }
+        }
+        // Per receiver, per channel, each producer's values arrive in order.
+        for values in &received {
+            let mut last: BTreeMap<(usize, usize), u32> = BTreeMap::new();
+            for &(p, seq, c) in values {
+                let prev = last.insert((p, c), seq);
+                prop_assert!(prev.is_none_or(|prev| prev < seq), "reordered: {:?}", values);
+            }
+        }
+        // Refusals happen only after the closer closed that channel.
+        if mesh.closer.is_none() {
+            prop_assert!(logs.iter().all(|l| l.refused.is_empty()));
+        }
+    }
+}

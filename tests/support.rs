@@ -1,0 +1,64 @@
+//! Helpers for the integration tests.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// The workspace's root directory.
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// Builds every app once per test process (hosted, debug) and returns the
+/// directory holding the binaries. Uses a target directory of its own, so
+/// that it never waits for the lock of the `cargo test` that runs it.
+pub fn app_dir() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let root = workspace_root();
+        let target = root.join("target/hosted-apps");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .current_dir(&root)
+            .args([
+                "build",
+                "--quiet",
+                "--release",
+                "--bins",
+                "--workspace",
+                "--exclude",
+                "chanos-tests",
+            ])
+            .arg("--target-dir")
+            .arg(&target)
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building the apps failed");
+        target.join("release")
+    })
+    .clone()
+}
+
+/// Runs app `name` with `args`, with a time limit, and returns its output.
+pub fn run_app(name: &str, args: &[&str]) -> Output {
+    let binary = app_dir().join(name);
+    Command::new("timeout")
+        .arg("60")
+        .arg(&binary)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", binary.display()))
+}
+
+/// stdout as text.
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// stderr as text.
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
