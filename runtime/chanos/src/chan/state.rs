@@ -435,7 +435,11 @@ mod tests {
         let sender = ch.wait_send(2, noop(), None);
         assert_eq!(ch.close().len(), 1);
         assert_eq!(ch.poll_send_waiter(sender, &noop()), SendWait::Refused(2));
-        assert_eq!(ch.try_recv().map(|(v, _)| v), Ok(1), "buffered values drain");
+        assert_eq!(
+            ch.try_recv().map(|(v, _)| v),
+            Ok(1),
+            "buffered values drain"
+        );
         assert_eq!(ch.try_recv().map(|(v, _)| v), Err(RecvRefusal::Closed));
         assert_eq!(ch.try_send(3).err(), Some(SendRefusal::Closed(3)));
     }

@@ -485,7 +485,11 @@ mod tests {
                     spawn(async {}).await;
                 }
                 let shared = current().unwrap();
-                assert!(shared.tasks.borrow().len() <= 2, "{}", shared.tasks.borrow().len());
+                assert!(
+                    shared.tasks.borrow().len() <= 2,
+                    "{}",
+                    shared.tasks.borrow().len()
+                );
             })
             .unwrap();
     }
