@@ -156,19 +156,28 @@ impl<T> ChannelState<T> {
 
     /// Claims the longest-waiting receiver that can still take a value.
     fn claim_receiver(&mut self) -> Option<Waiter> {
-        let position = self.recv_waiters.iter().position(Waiter::is_claimable)?;
-        let waiter = self.recv_waiters.remove(position)?;
+        // Usually the head is claimable: pop it without searching.
+        let waiter = if self.recv_waiters.front()?.is_claimable() {
+            self.recv_waiters.pop_front()?
+        } else {
+            let position = self.recv_waiters.iter().position(Waiter::is_claimable)?;
+            self.recv_waiters.remove(position)?
+        };
         waiter.claim();
         Some(waiter)
     }
 
     /// Claims the longest-waiting sender that can still give its value.
     fn claim_sender(&mut self) -> Option<(Waiter, T)> {
-        let position = self
-            .send_waiters
-            .iter()
-            .position(|(w, _)| w.is_claimable())?;
-        let (waiter, value) = self.send_waiters.remove(position)?;
+        let (waiter, value) = if self.send_waiters.front()?.0.is_claimable() {
+            self.send_waiters.pop_front()?
+        } else {
+            let position = self
+                .send_waiters
+                .iter()
+                .position(|(w, _)| w.is_claimable())?;
+            self.send_waiters.remove(position)?
+        };
         waiter.claim();
         Some((waiter, value))
     }

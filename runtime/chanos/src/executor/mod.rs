@@ -48,6 +48,8 @@ pub(crate) struct Shared {
     queue: RefCell<VecDeque<u32>>,
     next: Cell<Option<u32>>,
     running: Cell<Option<u32>>,
+    /// The header of the running task, valid while it is polled.
+    running_header: Cell<*const task::Header>,
     timers: timers::Timers,
     rng: Cell<u64>,
 }
@@ -94,6 +96,7 @@ impl Shared {
             queue: RefCell::new(VecDeque::new()),
             next: Cell::new(None),
             running: Cell::new(None),
+            running_header: Cell::new(core::ptr::null()),
             timers: timers::Timers::default(),
             rng: Cell::new(seed | 1),
         }))
@@ -177,13 +180,20 @@ impl Shared {
     fn poll_task(&'static self, index: u32) -> bool {
         let slot = self.slot(index);
         slot.queued.set(false);
-        let Some(task) = self.tasks.borrow()[index as usize].clone() else {
-            return false; // a late wake-up for a task that has ended
+        let task: *const dyn ErasedTask = match &self.tasks.borrow()[index as usize] {
+            Some(task) => Rc::as_ptr(task),
+            None => return false, // a late wake-up for a task that has ended
         };
+        // SAFETY: the task table keeps this `Rc` until the task finishes,
+        // which is only noticed below, after the poll; nothing else removes
+        // table entries while the executor runs.
+        let task = unsafe { &*task };
         drop(task.header().wait.take());
         self.running.set(Some(index));
+        self.running_header.set(task.header());
         let waker = slot.waker();
         let finished = task.poll(&mut Context::from_waker(&waker)).is_ready();
+        self.running_header.set(core::ptr::null());
         self.running.set(None);
         if finished {
             let ended = self.tasks.borrow_mut()[index as usize].take();
