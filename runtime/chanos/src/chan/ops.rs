@@ -5,7 +5,7 @@ use super::wake_one;
 use super::{
     Chan, Receiver, RecvRefusal, RecvWait, SendError, SendRefusal, SendWait, Sender, Token,
 };
-use crate::executor::{set_wait, WaitOn};
+use crate::executor::{set_wait_chan, ChanOp};
 use alloc::rc::Rc;
 use core::future::Future;
 use core::pin::Pin;
@@ -40,7 +40,7 @@ pub(crate) fn poll_recv<T: 'static>(
             }
             RecvWait::Waiting => {
                 drop(state);
-                set_wait(WaitOn::Recv(chan.clone()));
+                set_wait_chan(ChanOp::Recv, chan);
                 return Poll::Pending;
             }
             RecvWait::Gone => *op = RecvOp::Idle,
@@ -56,17 +56,22 @@ pub(crate) fn poll_recv<T: 'static>(
         Err(RecvRefusal::Empty) => {
             *op = RecvOp::Waiting(state.wait_recv(cx.waker().clone(), None));
             drop(state);
-            set_wait(WaitOn::Recv(chan.clone()));
+            set_wait_chan(ChanOp::Recv, chan);
             Poll::Pending
         }
     }
 }
 
+#[inline(always)] // runs on every drop of a receive; usually there is nothing to do
 pub(crate) fn cancel_recv<T>(chan: &Chan<T>, op: &mut RecvOp) {
     if let RecvOp::Waiting(token) = core::mem::replace(op, RecvOp::Idle) {
-        let waker = chan.state.borrow_mut().cancel_recv(token);
-        wake_one(waker);
+        withdraw_recv(chan, token);
     }
+}
+
+fn withdraw_recv<T>(chan: &Chan<T>, token: Token) {
+    let waker = chan.state.borrow_mut().cancel_recv(token);
+    wake_one(waker);
 }
 
 pub(crate) fn poll_send<T: 'static>(
@@ -87,7 +92,7 @@ pub(crate) fn poll_send<T: 'static>(
             Err(SendRefusal::Full(value)) => {
                 *op = SendOp::Waiting(state.wait_send(value, cx.waker().clone(), None));
                 drop(state);
-                set_wait(WaitOn::Send(chan.clone()));
+                set_wait_chan(ChanOp::Send, chan);
                 Poll::Pending
             }
         },
@@ -97,7 +102,7 @@ pub(crate) fn poll_send<T: 'static>(
             SendWait::Waiting => {
                 *op = SendOp::Waiting(token);
                 drop(state);
-                set_wait(WaitOn::Send(chan.clone()));
+                set_wait_chan(ChanOp::Send, chan);
                 Poll::Pending
             }
         },
@@ -105,11 +110,17 @@ pub(crate) fn poll_send<T: 'static>(
 }
 
 /// Withdraws a send in progress; its value, if not delivered, is dropped.
+#[inline(always)] // runs on every drop of a send; usually there is nothing to do
 pub(crate) fn cancel_send<T>(chan: &Chan<T>, op: &mut SendOp<T>) {
-    if let SendOp::Waiting(token) = core::mem::replace(op, SendOp::Empty) {
-        let value = chan.state.borrow_mut().cancel_send(token);
-        drop(value);
+    if let SendOp::Waiting(token) = *op {
+        *op = SendOp::Empty;
+        withdraw_send(chan, token);
     }
+}
+
+fn withdraw_send<T>(chan: &Chan<T>, token: Token) {
+    let value = chan.state.borrow_mut().cancel_send(token);
+    drop(value);
 }
 
 /// The future of [`Receiver::recv`]: the next value, or `None` when closed.

@@ -155,6 +155,7 @@ impl<T> ChannelState<T> {
     }
 
     /// Claims the longest-waiting receiver that can still take a value.
+    #[inline(always)] // hot: once per handoff
     fn claim_receiver(&mut self) -> Option<Waiter> {
         // Usually the head is claimable: pop it without searching.
         let waiter = if self.recv_waiters.front()?.is_claimable() {
@@ -168,6 +169,7 @@ impl<T> ChannelState<T> {
     }
 
     /// Claims the longest-waiting sender that can still give its value.
+    #[inline(always)] // hot: once per handoff
     fn claim_sender(&mut self) -> Option<(Waiter, T)> {
         let (waiter, value) = if self.send_waiters.front()?.0.is_claimable() {
             self.send_waiters.pop_front()?

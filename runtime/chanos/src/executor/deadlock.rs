@@ -1,6 +1,6 @@
 //! The deadlock report: every blocked task, by name, and what it waits on.
 
-use super::task::{Header, TaskName, WaitOn};
+use super::task::{ChanOp, Header, TaskName, WaitOn};
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::{self, Write};
@@ -27,15 +27,15 @@ pub struct BlockedTask {
 
 impl BlockedTask {
     pub(super) fn new(header: &Header, name_of: &dyn Fn(u32) -> Option<TaskName>) -> Self {
-        let wait = header.wait.take();
+        let wait = header.wait.borrow();
         let mut waiting_on = String::new();
-        let _ = match &wait {
+        let _ = match &*wait {
             WaitOn::Nothing => write!(
                 waiting_on,
                 "something outside chanos (a future that never wakes)"
             ),
-            WaitOn::Recv(chan) => write!(waiting_on, "receive on {}", Label(&**chan)),
-            WaitOn::Send(chan) => write!(waiting_on, "send on {}", Label(&**chan)),
+            WaitOn::Chan(ChanOp::Recv, chan) => write!(waiting_on, "receive on {}", Label(&**chan)),
+            WaitOn::Chan(ChanOp::Send, chan) => write!(waiting_on, "send on {}", Label(&**chan)),
             WaitOn::Select(group) => write!(waiting_on, "select over {}", Label(&**group)),
             WaitOn::Join(index) => match name_of(*index) {
                 Some(name) => write!(waiting_on, "join task {index} {name:?}"),
@@ -43,7 +43,6 @@ impl BlockedTask {
             },
             WaitOn::Sleep => write!(waiting_on, "a timer"),
         };
-        header.wait.set(wait);
         BlockedTask {
             id: header.index,
             name: String::from(&*header.name),

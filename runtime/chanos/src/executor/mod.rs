@@ -15,8 +15,8 @@ mod task;
 mod timers;
 
 pub use deadlock::{BlockedTask, Deadlock};
+pub(crate) use task::{ChanOp, Labelled, WaitOn};
 pub use task::{JoinHandle, TaskName};
-pub(crate) use task::{Labelled, WaitOn};
 pub(crate) use timers::{TimerAction, TimerKey, TimerTick};
 
 use crate::platform::{self, Parker};
@@ -45,11 +45,13 @@ pub(crate) struct Shared {
     slots: RefCell<Vec<&'static [Slot; CHUNK]>>,
     free: RefCell<Vec<u32>>,
     tasks: RefCell<Vec<Option<Rc<dyn ErasedTask>>>>,
-    queue: RefCell<VecDeque<u32>>,
-    next: Cell<Option<u32>>,
+    queue: RefCell<VecDeque<&'static Slot>>,
+    next: Cell<Option<&'static Slot>>,
     running: Cell<Option<u32>>,
     /// The header of the running task, valid while it is polled.
     running_header: Cell<*const task::Header>,
+    /// Whether the running task noted what it waits on during this poll.
+    wait_noted: Cell<bool>,
     timers: timers::Timers,
     rng: Cell<u64>,
 }
@@ -97,6 +99,7 @@ impl Shared {
             next: Cell::new(None),
             running: Cell::new(None),
             running_header: Cell::new(core::ptr::null()),
+            wait_noted: Cell::new(false),
             timers: timers::Timers::default(),
             rng: Cell::new(seed | 1),
         }))
@@ -113,15 +116,14 @@ impl Shared {
     }
 
     /// Makes the task in `slot` runnable (executor thread only).
-    fn schedule(&self, slot: &Slot) {
+    fn schedule(&self, slot: &'static Slot) {
         if slot.queued.replace(true) {
             return;
         }
-        let index = slot.index;
-        if self.running.get() == Some(index) {
+        if self.running.get() == Some(slot.index) {
             // A task that wakes itself (yield) goes to the back of the line.
-            self.queue.borrow_mut().push_back(index);
-        } else if let Some(previous) = self.next.replace(Some(index)) {
+            self.queue.borrow_mut().push_back(slot);
+        } else if let Some(previous) = self.next.replace(Some(slot)) {
             self.queue.borrow_mut().push_back(previous);
         }
     }
@@ -161,24 +163,21 @@ impl Shared {
         critical_section::with(|cs| self.injector.borrow_ref(cs).is_empty())
     }
 
-    fn pop_runnable(&self, lifo_streak: &mut u32) -> Option<u32> {
+    fn pop_runnable(&self, lifo_streak: &mut u32) -> Option<&'static Slot> {
         if *lifo_streak < LIFO_BUDGET {
-            if let Some(index) = self.next.take() {
+            if let Some(slot) = self.next.take() {
                 *lifo_streak += 1;
-                return Some(index);
+                return Some(slot);
             }
         }
         *lifo_streak = 0;
         let popped = self.queue.borrow_mut().pop_front();
-        match popped {
-            Some(index) => Some(index),
-            None => self.next.take(),
-        }
+        popped.or_else(|| self.next.take())
     }
 
     /// Polls the task in slot `index` once; true when it has finished.
-    fn poll_task(&'static self, index: u32) -> bool {
-        let slot = self.slot(index);
+    fn poll_task(&'static self, slot: &'static Slot) -> bool {
+        let index = slot.index;
         slot.queued.set(false);
         let task: *const dyn ErasedTask = match &self.tasks.borrow()[index as usize] {
             Some(task) => Rc::as_ptr(task),
@@ -188,13 +187,18 @@ impl Shared {
         // which is only noticed below, after the poll; nothing else removes
         // table entries while the executor runs.
         let task = unsafe { &*task };
-        drop(task.header().wait.take());
         self.running.set(Some(index));
         self.running_header.set(task.header());
+        self.wait_noted.set(false);
         let waker = slot.waker();
         let finished = task.poll(&mut Context::from_waker(&waker)).is_ready();
         self.running_header.set(core::ptr::null());
         self.running.set(None);
+        if !finished && !self.wait_noted.get() {
+            // Pending on something chanos cannot see: forget the old note.
+            let old = task.header().wait.replace(WaitOn::Nothing);
+            drop(old);
+        }
         if finished {
             let ended = self.tasks.borrow_mut()[index as usize].take();
             self.free.borrow_mut().push(index);
@@ -208,8 +212,8 @@ impl Shared {
         let mut polls_since_tick = 0u32;
         let mut lifo_streak = 0u32;
         loop {
-            while let Some(index) = self.pop_runnable(&mut lifo_streak) {
-                if self.poll_task(index) && index == main {
+            while let Some(slot) = self.pop_runnable(&mut lifo_streak) {
+                if self.poll_task(slot) && slot.index == main {
                     return Ok(());
                 }
                 polls_since_tick += 1;
@@ -393,14 +397,46 @@ impl Future for YieldNow {
     }
 }
 
+/// This thread's executor, while it polls a task.
+fn polling() -> Option<&'static Shared> {
+    current().filter(|shared| !shared.running_header.get().is_null())
+}
+
+impl Shared {
+    /// Notes what the running task waits on; `same` says whether the note
+    /// already there says it, so that the common case touches no `Rc`.
+    fn note_wait(&self, same: impl FnOnce(&WaitOn) -> bool, wait: impl FnOnce() -> WaitOn) {
+        self.wait_noted.set(true);
+        // SAFETY: `running_header` is non-null only while `poll_task` polls
+        // that task, whose `Rc` the task table holds, so the header is alive.
+        let header = unsafe { &*self.running_header.get() };
+        let mut note = header.wait.borrow_mut();
+        if !same(&note) {
+            let old = core::mem::replace(&mut *note, wait());
+            drop(note);
+            drop(old);
+        }
+    }
+}
+
 /// Records what the running task waits on, for a deadlock report.
 pub(crate) fn set_wait(wait: WaitOn) {
-    let Some(shared) = current() else { return };
-    let Some(index) = shared.running.get() else {
-        return;
-    };
-    if let Some(Some(task)) = shared.tasks.borrow().get(index as usize) {
-        drop(task.header().wait.replace(wait));
+    if let Some(shared) = polling() {
+        shared.note_wait(|_| false, || wait);
+    }
+}
+
+/// Records that the running task waits to `op` on `chan`. Waiting on the
+/// same channel again (the usual case) costs no reference count.
+pub(crate) fn set_wait_chan<L: Labelled + 'static>(op: ChanOp, chan: &Rc<L>) {
+    if let Some(shared) = polling() {
+        let same = |note: &WaitOn| match note {
+            WaitOn::Chan(noted_op, noted) => {
+                *noted_op == op && core::ptr::addr_eq(Rc::as_ptr(noted), Rc::as_ptr(chan))
+            }
+            _ => false,
+        };
+        shared.note_wait(same, || WaitOn::Chan(op, chan.clone()));
     }
 }
 

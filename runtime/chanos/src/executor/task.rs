@@ -25,15 +25,22 @@ pub(crate) trait Labelled {
     fn label(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result;
 }
 
-/// What a blocked task waits for. Set by the future that returned `Pending`,
-/// cleared by the executor before each poll. The `Rc`s keep what they name
-/// alive until then, so a report can always read them.
+/// Which way a task waits on a channel.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ChanOp {
+    Recv,
+    Send,
+}
+
+/// What a blocked task waits for. Noted by the future that returned
+/// `Pending` (see `note_wait`); reset by the executor when a poll returns
+/// `Pending` without a note. The `Rc`s keep what they name alive, so a
+/// report can always read them.
 #[derive(Default)]
 pub(crate) enum WaitOn {
     #[default]
     Nothing,
-    Recv(Rc<dyn Labelled>),
-    Send(Rc<dyn Labelled>),
+    Chan(ChanOp, Rc<dyn Labelled>),
     Select(Rc<dyn Labelled>),
     Join(u32),
     Sleep,
@@ -43,7 +50,7 @@ pub(crate) enum WaitOn {
 pub(crate) struct Header {
     pub(crate) index: u32,
     pub(crate) name: TaskName,
-    pub(crate) wait: Cell<WaitOn>,
+    pub(crate) wait: RefCell<WaitOn>,
     join_waker: Cell<Option<Waker>>,
 }
 
@@ -64,7 +71,7 @@ impl<F: Future> TaskCell<F> {
             header: Header {
                 index,
                 name,
-                wait: Cell::default(),
+                wait: RefCell::default(),
                 join_waker: Cell::new(None),
             },
             stage: RefCell::new(Stage::Running(future)),
