@@ -21,3 +21,154 @@ ensure_host_rust() {
         die 69 "cargo was not found. Install Rust (https://rustup.rs, or 'apt-get install cargo rustc') and run this again."
     fi
 }
+
+# ---- the bootable image ----
+
+# run_as_root CMD...: runs CMD as root (directly, or through sudo).
+run_as_root() {
+    if [ "$(id -u)" = 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo "$@"
+    else
+        return 1
+    fi
+}
+
+APT_UPDATED=""
+# apt_install PACKAGE... : installs Debian packages, saying so first.
+apt_install() {
+    command -v apt-get >/dev/null 2>&1 || return 1
+    if [ -z "$APT_UPDATED" ]; then
+        run_as_root apt-get update -qq >&2 || return 1
+        APT_UPDATED=1
+    fi
+    DEBIAN_FRONTEND=noninteractive run_as_root apt-get install -y -qq "$@" >&2
+}
+
+# ensure_qemu: QEMU for x86_64 (Debian's qemu-system-x86).
+ensure_qemu() {
+    command -v qemu-system-x86_64 >/dev/null 2>&1 && return 0
+    say "installing QEMU (apt: qemu-system-x86) to boot images"
+    apt_install qemu-system-x86 ||
+        die 69 "QEMU is missing and could not be installed: install qemu-system-x86 (Debian) or qemu-system-x86_64, then run this again."
+}
+
+# ensure_uhyve: uhyve, built from the crate registry.
+ensure_uhyve() {
+    command -v uhyve >/dev/null 2>&1 && return 0
+    [ -x "$HOME/.cargo/bin/uhyve" ] && return 0
+    ensure_host_rust
+    say "installing uhyve (cargo install uhyve --locked: a few minutes on 2 cores)"
+    cargo install uhyve --locked --quiet >&2 ||
+        die 69 "uhyve could not be installed: run 'cargo install uhyve --locked' and look at its errors."
+}
+
+uhyve_bin() {
+    command -v uhyve 2>/dev/null || echo "$HOME/.cargo/bin/uhyve"
+}
+
+# The image toolchain, chosen once: rustup's target x86_64-unknown-none if it
+# is installed, else Debian's rustc-web + cargo-web + rust-web-src (a matching
+# compiler and library source, used with -Zbuild-std), installed when missing.
+# Sets IMAGE_CARGO, IMAGE_RUSTC, IMAGE_BUILD_STD and IMAGE_LINKER.
+ensure_image_toolchain() {
+    if command -v rustup >/dev/null 2>&1 &&
+        rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-none; then
+        IMAGE_CARGO=cargo
+        IMAGE_RUSTC=$(rustup which rustc)
+        IMAGE_BUILD_STD=()
+        say "image toolchain: rustup's $("$IMAGE_RUSTC" --version | cut -d' ' -f2) with its x86_64-unknown-none target"
+    else
+        if [ ! -x /usr/bin/rustc ] || [ ! -x /usr/bin/cargo ] || [ ! -d /usr/lib/rustlib/src/rust/library/core ]; then
+            say "installing Debian's Rust with its library source (apt: rustc-web cargo-web rust-web-src), to build core and alloc for x86_64-unknown-none"
+            apt_install rustc-web cargo-web rust-web-src ||
+                die 69 "no image toolchain: either 'rustup target add x86_64-unknown-none', or install Debian's rustc-web, cargo-web and rust-web-src."
+        fi
+        IMAGE_CARGO=/usr/bin/cargo
+        IMAGE_RUSTC=/usr/bin/rustc
+        IMAGE_BUILD_STD=(-Zbuild-std=core,alloc -Zbuild-std-features=compiler-builtins-mem)
+        say "image toolchain: Debian's $("$IMAGE_RUSTC" --version | cut -d' ' -f2) building core and alloc from /usr/lib/rustlib/src/rust"
+    fi
+    IMAGE_LINKER=""
+    local sysroot
+    for sysroot in "$("$IMAGE_RUSTC" --print sysroot 2>/dev/null)" "$(rustc +stable --print sysroot 2>/dev/null)"; do
+        if [ -n "$sysroot" ] && [ -x "$sysroot/lib/rustlib/x86_64-unknown-linux-gnu/bin/rust-lld" ]; then
+            IMAGE_LINKER="$sysroot/lib/rustlib/x86_64-unknown-linux-gnu/bin/rust-lld"
+            break
+        fi
+    done
+    if [ -z "$IMAGE_LINKER" ]; then
+        if ! command -v ld.lld >/dev/null 2>&1; then
+            say "installing LLVM's linker (apt: lld): no rust-lld was found"
+            apt_install lld || die 69 "no linker for the image: install rustup's stable toolchain (it ships rust-lld) or Debian's lld."
+        fi
+        IMAGE_LINKER=$(command -v ld.lld)
+    fi
+}
+
+# build_images APP...: builds the images of the apps; they land in
+# $CHANOS_ROOT/target/image/x86_64-unknown-none/release/APP.
+build_images() {
+    ensure_image_toolchain
+    local packages=() app
+    for app in "$@"; do packages+=(-p "$app"); done
+    say "building image(s): $* (x86_64-unknown-none, release)"
+    (
+        cd "$CHANOS_ROOT" &&
+            RUSTC="$IMAGE_RUSTC" RUSTC_BOOTSTRAP=1 CARGO_PROFILE_RELEASE_DEBUG=0 \
+                RUSTFLAGS="-C linker=$IMAGE_LINKER -C link-arg=-T$CHANOS_ROOT/runtime/chanos/link.ld -C relocation-model=static" \
+                "$IMAGE_CARGO" build --quiet --release --target x86_64-unknown-none \
+                ${IMAGE_BUILD_STD[@]+"${IMAGE_BUILD_STD[@]}"} \
+                --target-dir "$CHANOS_ROOT/target/image" "${packages[@]}"
+    ) || die 1 "building the image failed"
+}
+
+image_path() {
+    echo "$CHANOS_ROOT/target/image/x86_64-unknown-none/release/$1"
+}
+
+# The host has hardware virtualisation: /dev/kvm, and it is not the software
+# virtualiser kvm_pvm (under which guest kernel code runs ~200x slower than
+# under QEMU's TCG).
+have_hardware_kvm() {
+    [ -e /dev/kvm ] && [ ! -e /sys/module/kvm_pvm ]
+}
+
+# qemu_status_to_app STATUS: maps QEMU's exit status back to the app's.
+# The image writes code+1 to isa-debug-exit, so QEMU exits 2*code+3.
+qemu_status_to_app() {
+    local q=$1
+    if [ "$q" -ge 3 ] && [ $((q % 2)) -eq 1 ]; then
+        echo $(((q - 3) / 2))
+    elif [ "$q" -eq 0 ]; then
+        printf 'error: the machine reset without an exit status (a triple fault?)\n' >&2
+        echo 70
+    else
+        printf 'error: QEMU failed (status %s) before the app could exit\n' "$q" >&2
+        echo 70
+    fi
+}
+
+# boot_qemu ACCEL IMAGE ARGS...: boots IMAGE under QEMU -M microvm; returns
+# the app's exit status.
+boot_qemu() {
+    local accel=$1 image=$2
+    shift 2
+    local status=0
+    qemu-system-x86_64 -M microvm -accel "$accel" -cpu max -m 256M -smp 1 \
+        -no-reboot -display none -nodefaults -serial stdio -nic none \
+        -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+        -kernel "$image" -append "$*" || status=$?
+    return "$(qemu_status_to_app "$status")"
+}
+
+# boot_uhyve IMAGE ARGS...: boots IMAGE under uhyve; returns the app's status.
+boot_uhyve() {
+    local image=$1
+    shift
+    local status=0
+    # `--` so that arguments starting with a dash reach the app, not uhyve.
+    "$(uhyve_bin)" --no-aslr -m 64MiB -c 1 "$image" -- "$@" || status=$?
+    return "$status"
+}

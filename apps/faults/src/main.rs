@@ -1,6 +1,11 @@
 //! faults MODE: misbehaves on purpose, to show how chanos reports it.
 //! - `panic`: a task named "worker" panics; the program exits 101 naming it.
 //! - `error`: main returns an error; the program exits 1 and prints it.
+//! - `null`: a task writes through a null pointer. In the image: a page-fault
+//!   report naming the task, status 102. Hosted: the process gets SIGSEGV.
+//! - `overflow`: a task recurses without bound. In the image: a stack-overflow
+//!   report (the guard page below the stack), status 102. Hosted: Rust's
+//!   stack-overflow message and SIGABRT.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 use chanos::{chan, eprintln, spawn_named};
@@ -20,9 +25,33 @@ async fn main() -> Result<(), &'static str> {
             Ok(())
         }
         "error" => Err("main gave up on purpose"),
+        "null" => {
+            spawn_named("scribbler", async {
+                let target = core::hint::black_box(core::ptr::null_mut::<u64>());
+                // SAFETY: none; this is the bug the app exists to show.
+                unsafe { target.write_volatile(42) };
+            })
+            .await;
+            Ok(())
+        }
+        "overflow" => {
+            let depth = spawn_named("recurser", async { recurse(core::hint::black_box(1)) }).await;
+            chanos::println!("unreachable: recursed {depth} times");
+            Ok(())
+        }
         _ => {
-            eprintln!("usage: faults panic|error");
+            eprintln!("usage: faults panic|error|null|overflow");
             chanos::env::exit(64);
         }
     }
+}
+
+/// Recurses until the stack runs out; the array keeps each frame large and
+/// `black_box` keeps the compiler from turning this into a loop.
+fn recurse(n: u64) -> u64 {
+    if n == u64::MAX {
+        return 0; // never: the stack runs out long before
+    }
+    let frame = core::hint::black_box([n; 64]);
+    recurse(n + 1) + frame[(n % 64) as usize]
 }

@@ -33,6 +33,7 @@
 //! - A panicking task ends the program with status 101, its name and message.
 #![no_std]
 #![feature(auto_traits, negative_impls)]
+#![cfg_attr(target_os = "none", feature(abi_x86_interrupt))]
 #![warn(missing_docs)]
 
 extern crate alloc;
@@ -98,6 +99,14 @@ pub mod __private {
     {
         crate::console::init_logger();
         crate::platform::install_panic_report(crate::executor::describe_running);
+        log::debug!("platform: {}", crate::platform::boot_report());
+        if let Some(ns) = crate::platform::since_first_instruction_ns() {
+            log::debug!(
+                "boot: first instruction to main in {}.{:03} ms",
+                ns / 1_000_000,
+                ns / 1000 % 1000
+            );
+        }
         match crate::Runtime::new().block_on(main) {
             Ok(output) => crate::platform::exit(output.exit_code()),
             Err(deadlock) => {

@@ -64,20 +64,45 @@ unsafe impl Sync for Shared {}
 // SAFETY: as above; `Shared` is only ever used through `&'static Shared`.
 unsafe impl Send for Shared {}
 
+// The executor running on this thread (hosted) or this core (metal).
 #[cfg(not(target_os = "none"))]
 std::thread_local! {
     static CURRENT: Cell<Option<&'static Shared>> = const { Cell::new(None) };
 }
 
+#[cfg(not(target_os = "none"))]
+fn current_raw() -> Option<&'static Shared> {
+    CURRENT.with(Cell::get)
+}
+
+#[cfg(not(target_os = "none"))]
+fn set_current(shared: Option<&'static Shared>) {
+    CURRENT.with(|c| c.set(shared));
+}
+
+#[cfg(target_os = "none")]
+static CURRENT: core::sync::atomic::AtomicPtr<Shared> =
+    core::sync::atomic::AtomicPtr::new(core::ptr::null_mut());
+
+#[cfg(target_os = "none")]
+fn current_raw() -> Option<&'static Shared> {
+    let shared = CURRENT.load(core::sync::atomic::Ordering::Relaxed);
+    // SAFETY: only ever set from a `&'static Shared` (or null).
+    unsafe { shared.as_ref() }
+}
+
+#[cfg(target_os = "none")]
+fn set_current(shared: Option<&'static Shared>) {
+    let ptr = shared.map_or(core::ptr::null_mut(), |s| s as *const Shared as *mut Shared);
+    CURRENT.store(ptr, core::sync::atomic::Ordering::Relaxed);
+}
+
+/// The executor of the calling code, unless it runs in interrupt context.
 fn current() -> Option<&'static Shared> {
     if platform::in_interrupt() {
         return None;
     }
-    CURRENT.with(Cell::get)
-}
-
-fn set_current(shared: Option<&'static Shared>) {
-    CURRENT.with(|c| c.set(shared));
+    current_raw()
 }
 
 #[track_caller]

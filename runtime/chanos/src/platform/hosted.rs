@@ -17,6 +17,16 @@ pub(crate) fn now_ns() -> u64 {
     origin().elapsed().as_nanos() as u64
 }
 
+/// What boot measured (nothing, for a process).
+pub(crate) fn boot_report() -> String {
+    String::from("hosted: std's monotonic clock, thread park/unpark")
+}
+
+/// A process has no first instruction of its own to measure from.
+pub(crate) fn since_first_instruction_ns() -> Option<u64> {
+    None
+}
+
 /// Puts the executor's thread to sleep; `unpark` may come from any thread.
 #[derive(Debug)]
 pub(crate) struct Parker {

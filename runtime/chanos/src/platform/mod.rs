@@ -9,14 +9,16 @@
 //!   sleeper from any thread or interrupt (`unpark`);
 //! - `in_interrupt()`: whether the caller runs in interrupt context;
 //! - `console_write(stream, text)`, `exit(code)`, `args()`, `seed()`;
-//! - `install_panic_report(..)`: how a panic is reported before exiting.
+//! - `install_panic_report(..)`: how a panic is reported before exiting;
+//! - `since_first_instruction_ns()`: boot time, where there was a boot.
 
 #[cfg(not(target_os = "none"))]
 #[path = "hosted.rs"]
 mod imp;
 
 #[cfg(target_os = "none")]
-compile_error!("the bare-metal platform of chanos is not built yet: build hosted");
+#[path = "metal/mod.rs"]
+mod imp;
 
 pub(crate) use imp::*;
 

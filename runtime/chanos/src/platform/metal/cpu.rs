@@ -1,0 +1,239 @@
+//! The CPU's tables: GDT (with a TSS giving faults stacks of their own),
+//! IDT, and readable reports for every CPU exception.
+//!
+//! Page faults and double faults run on separate stacks (IST), so that a
+//! stack overflow, which faults on the guard page below the kernel stack,
+//! can still be reported instead of becoming a triple fault.
+
+use super::{boot, console, describe_running, EXIT_CPU_EXCEPTION};
+use core::cell::UnsafeCell;
+use core::fmt::Write;
+use core::sync::atomic::{AtomicU32, Ordering};
+use x86_64::instructions::segmentation::{Segment, CS, DS, ES, SS};
+use x86_64::instructions::tables::load_tss;
+use x86_64::registers::control::Cr2;
+use x86_64::structures::gdt::{Descriptor, GlobalDescriptorTable};
+use x86_64::structures::idt::{InterruptDescriptorTable, InterruptStackFrame, PageFaultErrorCode};
+use x86_64::structures::tss::TaskStateSegment;
+use x86_64::VirtAddr;
+
+/// The vector of the local APIC timer.
+pub(super) const TIMER_VECTOR: u8 = 32;
+/// The local APIC's spurious-interrupt vector.
+pub(super) const SPURIOUS_VECTOR: u8 = 0xff;
+
+const FAULT_STACK_SIZE: usize = 16 * 1024;
+const DOUBLE_FAULT_IST: u16 = 0;
+const PAGE_FAULT_IST: u16 = 1;
+
+/// Static storage written once during boot, before interrupts exist.
+struct BootCell<T>(UnsafeCell<T>);
+
+// SAFETY: one core; written only by `init`, with interrupts off, before
+// anything reads it.
+unsafe impl<T> Sync for BootCell<T> {}
+
+#[repr(align(16))]
+struct FaultStack([u8; FAULT_STACK_SIZE]);
+
+static DOUBLE_FAULT_STACK: BootCell<FaultStack> =
+    BootCell(UnsafeCell::new(FaultStack([0; FAULT_STACK_SIZE])));
+static PAGE_FAULT_STACK: BootCell<FaultStack> =
+    BootCell(UnsafeCell::new(FaultStack([0; FAULT_STACK_SIZE])));
+static TSS: BootCell<TaskStateSegment> = BootCell(UnsafeCell::new(TaskStateSegment::new()));
+static GDT: BootCell<GlobalDescriptorTable> =
+    BootCell(UnsafeCell::new(GlobalDescriptorTable::new()));
+static IDT: BootCell<InterruptDescriptorTable> =
+    BootCell(UnsafeCell::new(InterruptDescriptorTable::new()));
+
+/// How deep in interrupt handlers the CPU is.
+static INTERRUPT_DEPTH: AtomicU32 = AtomicU32::new(0);
+
+pub(super) fn in_interrupt() -> bool {
+    INTERRUPT_DEPTH.load(Ordering::Relaxed) > 0
+}
+
+fn stack_end(stack: &'static BootCell<FaultStack>) -> VirtAddr {
+    // SAFETY: only the address is taken; the CPU alone uses the stack.
+    let bytes = unsafe { &(*stack.0.get()).0 };
+    VirtAddr::from_ptr(bytes.as_ptr_range().end)
+}
+
+/// Loads the GDT, TSS and IDT. Called once, early, with interrupts off.
+pub(super) fn init() {
+    // SAFETY: boot runs once on one core with interrupts off; nothing else
+    // touches these statics until they are loaded here, and after that they
+    // are only read (by the CPU).
+    unsafe {
+        let tss = &mut *TSS.0.get();
+        tss.interrupt_stack_table[DOUBLE_FAULT_IST as usize] = stack_end(&DOUBLE_FAULT_STACK);
+        tss.interrupt_stack_table[PAGE_FAULT_IST as usize] = stack_end(&PAGE_FAULT_STACK);
+
+        let gdt = &mut *GDT.0.get();
+        let code = gdt.append(Descriptor::kernel_code_segment());
+        let data = gdt.append(Descriptor::kernel_data_segment());
+        let tss_selector = gdt.append(Descriptor::tss_segment(&*TSS.0.get()));
+        (*GDT.0.get()).load();
+        CS::set_reg(code);
+        SS::set_reg(data);
+        DS::set_reg(data);
+        ES::set_reg(data);
+        load_tss(tss_selector);
+
+        let idt = &mut *IDT.0.get();
+        install_exception_handlers(idt);
+        idt.double_fault
+            .set_handler_fn(double_fault)
+            .set_stack_index(DOUBLE_FAULT_IST);
+        idt.page_fault
+            .set_handler_fn(page_fault)
+            .set_stack_index(PAGE_FAULT_IST);
+        idt[TIMER_VECTOR].set_handler_fn(timer_interrupt);
+        idt[SPURIOUS_VECTOR].set_handler_fn(spurious_interrupt);
+        (*IDT.0.get()).load();
+    }
+}
+
+/// Prints the report of a CPU exception and ends the program.
+fn report(name: &str, frame: &InterruptStackFrame, error_code: Option<u64>, detail: &str) -> ! {
+    let mut out = console::Writer;
+    let _ = write!(
+        out,
+        "chanos: CPU exception: {name} at RIP {:#x}",
+        frame.instruction_pointer.as_u64()
+    );
+    if let Some(code) = error_code {
+        let _ = write!(out, ", error code {code:#x}");
+    }
+    let _ = write!(out, "{detail}");
+    if super::heap::is_ready() {
+        let _ = write!(out, ", in {}", describe_running());
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "  stack pointer {:#x}, flags {:#x}",
+        frame.stack_pointer.as_u64(),
+        frame.cpu_flags.bits()
+    );
+    console::exit(EXIT_CPU_EXCEPTION)
+}
+
+macro_rules! exception_handlers {
+    ($( $field:ident: $name:literal, $kind:ident; )*) => {
+        fn install_exception_handlers(idt: &mut InterruptDescriptorTable) {
+            $( exception_handlers!(@install idt, $field, $name, $kind); )*
+        }
+    };
+    (@install $idt:ident, $field:ident, $name:literal, plain) => {{
+        extern "x86-interrupt" fn handler(frame: InterruptStackFrame) {
+            report($name, &frame, None, "")
+        }
+        $idt.$field.set_handler_fn(handler);
+    }};
+    (@install $idt:ident, $field:ident, $name:literal, code) => {{
+        extern "x86-interrupt" fn handler(frame: InterruptStackFrame, code: u64) {
+            report($name, &frame, Some(code), "")
+        }
+        $idt.$field.set_handler_fn(handler);
+    }};
+    (@install $idt:ident, $field:ident, $name:literal, diverging) => {{
+        extern "x86-interrupt" fn handler(frame: InterruptStackFrame) -> ! {
+            report($name, &frame, None, "")
+        }
+        $idt.$field.set_handler_fn(handler);
+    }};
+}
+
+exception_handlers! {
+    divide_error: "divide error (#DE)", plain;
+    debug: "debug (#DB)", plain;
+    non_maskable_interrupt: "non-maskable interrupt (NMI)", plain;
+    breakpoint: "breakpoint (#BP)", plain;
+    overflow: "overflow (#OF)", plain;
+    bound_range_exceeded: "bound range exceeded (#BR)", plain;
+    invalid_opcode: "invalid opcode (#UD)", plain;
+    device_not_available: "device not available (#NM)", plain;
+    invalid_tss: "invalid TSS (#TS)", code;
+    segment_not_present: "segment not present (#NP)", code;
+    stack_segment_fault: "stack-segment fault (#SS)", code;
+    general_protection_fault: "general protection fault (#GP)", code;
+    x87_floating_point: "x87 floating-point error (#MF)", plain;
+    alignment_check: "alignment check (#AC)", code;
+    machine_check: "machine check (#MC)", diverging;
+    simd_floating_point: "SIMD floating-point error (#XM)", plain;
+    virtualization: "virtualization exception (#VE)", plain;
+    cp_protection_exception: "control-protection exception (#CP)", code;
+}
+
+extern "x86-interrupt" fn double_fault(frame: InterruptStackFrame, code: u64) -> ! {
+    report("double fault (#DF)", &frame, Some(code), "")
+}
+
+extern "x86-interrupt" fn page_fault(frame: InterruptStackFrame, code: PageFaultErrorCode) {
+    let address = Cr2::read_raw();
+    let (guard_start, guard_end) = boot::stack_guard();
+    let access = if code.contains(PageFaultErrorCode::INSTRUCTION_FETCH) {
+        "executing"
+    } else if code.contains(PageFaultErrorCode::CAUSED_BY_WRITE) {
+        "writing"
+    } else {
+        "reading"
+    };
+    let what = if (guard_start..guard_end).contains(&address) {
+        "stack overflow: the kernel stack ran into its guard page"
+    } else if address < 4096 {
+        "null pointer"
+    } else if code.contains(PageFaultErrorCode::PROTECTION_VIOLATION) {
+        "protection violation"
+    } else {
+        "address not mapped"
+    };
+    let mut detail = heapless_string::Line::new();
+    let _ = write!(detail, ", {access} address (CR2) {address:#x}: {what}");
+    report(
+        "page fault (#PF)",
+        &frame,
+        Some(code.bits()),
+        detail.as_str(),
+    )
+}
+
+extern "x86-interrupt" fn timer_interrupt(_frame: InterruptStackFrame) {
+    INTERRUPT_DEPTH.fetch_add(1, Ordering::Relaxed);
+    super::apic::end_of_interrupt();
+    INTERRUPT_DEPTH.fetch_sub(1, Ordering::Relaxed);
+}
+
+extern "x86-interrupt" fn spurious_interrupt(_frame: InterruptStackFrame) {}
+
+/// A line of text on the stack, for reports that must not allocate.
+mod heapless_string {
+    pub(super) struct Line {
+        buf: [u8; 160],
+        len: usize,
+    }
+
+    impl Line {
+        pub(super) fn new() -> Self {
+            Line {
+                buf: [0; 160],
+                len: 0,
+            }
+        }
+
+        pub(super) fn as_str(&self) -> &str {
+            core::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
+        }
+    }
+
+    impl core::fmt::Write for Line {
+        fn write_str(&mut self, s: &str) -> core::fmt::Result {
+            let room = self.buf.len() - self.len;
+            let n = s.len().min(room);
+            self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+            self.len += n;
+            Ok(())
+        }
+    }
+}

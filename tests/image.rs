@@ -1,0 +1,272 @@
+//! The apps booted as images: under QEMU TCG always; under uhyve and under
+//! QEMU with KVM when the machine has /dev/kvm (and uhyve), with small
+//! workloads, since /dev/kvm may be a slow software virtualiser.
+
+use chanos_tests::workspace_root;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+const APPS: &[&str] = &[
+    "hello", "sieve", "vending", "deadlock", "faults", "sleep", "args",
+];
+
+/// Builds every image once, through the project's own script.
+fn images() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let root = workspace_root();
+        let out = Command::new("bash")
+            .arg(root.join("scripts/image"))
+            .args(APPS)
+            .output()
+            .expect("bash runs");
+        let log = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "scripts/image failed:\n{log}");
+        // Clippy cannot check the bare-metal code here; the compiler can.
+        assert!(!log.contains("warning"), "the image build warns:\n{log}");
+        root.join("target/image/x86_64-unknown-none/release")
+    })
+    .clone()
+}
+
+struct Boot {
+    status: i32,
+    stdout: String,
+    stderr: String,
+    wall: Duration,
+}
+
+/// Boots `app` with `args` the way `scripts/run` does (same QEMU command,
+/// same exit-status mapping), under `how`: "tcg", "kvm" or "uhyve".
+fn boot(how: &str, app: &str, args: &[&str]) -> Boot {
+    let image = images().join(app);
+    let root = workspace_root();
+    let call = match how {
+        "uhyve" => "boot_uhyve \"$@\"",
+        accel => &format!("boot_qemu {accel} \"$@\""),
+    };
+    let script = format!("source '{}/scripts/lib.sh' && {call}", root.display());
+    let start = Instant::now();
+    let out: Output = Command::new("timeout")
+        .args(["120", "bash", "-c", &script, "boot"])
+        .arg(&image)
+        .args(args)
+        .output()
+        .expect("bash runs");
+    Boot {
+        status: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).replace('\r', ""),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        wall: start.elapsed(),
+    }
+}
+
+fn tcg(app: &str, args: &[&str]) -> Boot {
+    boot("tcg", app, args)
+}
+
+#[test]
+fn hello_boots_and_exits_0() {
+    let b = tcg("hello", &[]);
+    assert_eq!(b.status, 0, "{}{}", b.stdout, b.stderr);
+    assert_eq!(
+        b.stdout,
+        "Hello from chanos: a task said this over a channel.\n"
+    );
+}
+
+#[test]
+fn sieve_100_ends_with_541() {
+    let b = tcg("sieve", &["100"]);
+    assert_eq!(b.status, 0, "{}{}", b.stdout, b.stderr);
+    assert_eq!(b.stdout.lines().count(), 100);
+    assert_eq!(b.stdout.lines().last(), Some("541"));
+}
+
+#[test]
+fn vending_machine_takes_coins_only() {
+    let b = tcg("vending", &[]);
+    assert_eq!(b.status, 0, "{}{}", b.stdout, b.stderr);
+    assert!(
+        b.stdout.contains("VMS: coin 10 times, card 0 times"),
+        "{}",
+        b.stdout
+    );
+    assert!(b.stdout.contains("VMC: coin "), "{}", b.stdout);
+}
+
+#[test]
+fn deadlock_exits_2_with_the_report() {
+    let b = tcg("deadlock", &[]);
+    assert_eq!(b.status, 2, "{}{}", b.stdout, b.stderr);
+    assert!(
+        b.stdout
+            .contains("chanos: deadlock! all 3 tasks are asleep"),
+        "{}",
+        b.stdout
+    );
+    assert!(
+        b.stdout
+            .contains("task 1 \"left\" waits to receive on channel \"right to left\""),
+        "{}",
+        b.stdout
+    );
+    assert!(
+        b.stdout.contains("task 2 \"right\" waits to receive"),
+        "{}",
+        b.stdout
+    );
+}
+
+#[test]
+fn a_panicking_task_is_reported_and_exits_101() {
+    let b = tcg("faults", &["panic"]);
+    assert_eq!(b.status, 101, "{}{}", b.stdout, b.stderr);
+    assert!(
+        b.stdout
+            .contains("chanos: task 1 \"worker\" panicked at apps/faults/src/main.rs"),
+        "{}",
+        b.stdout
+    );
+    assert!(b.stdout.contains("worker cannot handle 42"), "{}", b.stdout);
+}
+
+#[test]
+fn main_returning_an_error_exits_1() {
+    let b = tcg("faults", &["error"]);
+    assert_eq!(b.status, 1, "{}{}", b.stdout, b.stderr);
+    assert!(b.stdout.contains("main gave up on purpose"), "{}", b.stdout);
+}
+
+#[test]
+fn a_null_pointer_write_is_a_readable_page_fault_report() {
+    let b = tcg("faults", &["null"]);
+    assert_eq!(b.status, 102, "{}{}", b.stdout, b.stderr);
+    let report = b
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("chanos: CPU exception"))
+        .expect(&b.stdout);
+    assert!(report.contains("page fault (#PF) at RIP 0x"), "{report}");
+    assert!(
+        report.contains("writing address (CR2) 0x0: null pointer"),
+        "{report}"
+    );
+    assert!(report.contains("in task 1 \"scribbler\""), "{report}");
+}
+
+#[test]
+fn unbounded_recursion_is_reported_as_a_stack_overflow() {
+    let b = tcg("faults", &["overflow"]);
+    assert_eq!(b.status, 102, "{}{}", b.stdout, b.stderr);
+    assert!(
+        b.stdout
+            .contains("stack overflow: the kernel stack ran into its guard page"),
+        "{}",
+        b.stdout
+    );
+    assert!(b.stdout.contains("in task 1 \"recurser\""), "{}", b.stdout);
+    assert!(!b.stdout.contains("unreachable"));
+}
+
+#[test]
+fn sleeping_1s_takes_at_least_1s_and_exits_0() {
+    let b = tcg("sleep", &["1000"]);
+    assert_eq!(b.status, 0, "{}{}", b.stdout, b.stderr);
+    assert!(b.wall >= Duration::from_secs(1), "took {:?}", b.wall);
+    let slept: u64 = b
+        .stdout
+        .trim()
+        .strip_prefix("slept ")
+        .and_then(|s| s.strip_suffix(" ms"))
+        .and_then(|s| s.parse().ok())
+        .expect(&b.stdout);
+    assert!(slept >= 1000, "{}", b.stdout);
+}
+
+#[test]
+fn arguments_reach_the_app() {
+    let b = tcg("args", &["alpha", "--beta", "3"]);
+    assert_eq!(b.status, 0, "{}{}", b.stdout, b.stderr);
+    assert_eq!(b.stdout, "3 arguments\n0: alpha\n1: --beta\n2: 3\n");
+}
+
+#[test]
+fn the_log_reaches_the_console_with_the_boot_time() {
+    let b = tcg("hello", &["chanos.log=debug"]);
+    assert_eq!(b.status, 0, "{}{}", b.stdout, b.stderr);
+    assert!(
+        b.stdout
+            .contains("DEBUG chanos::__private] boot: first instruction to main in "),
+        "{}",
+        b.stdout
+    );
+    assert!(b.stdout.contains("Hello from chanos"), "{}", b.stdout);
+}
+
+// ---- uhyve and QEMU with KVM: where the machine has them ----
+
+fn kvm_missing() -> Option<&'static str> {
+    (!std::path::Path::new("/dev/kvm").exists()).then_some("there is no /dev/kvm")
+}
+
+fn uhyve_missing() -> Option<String> {
+    if let Some(reason) = kvm_missing() {
+        return Some(reason.into());
+    }
+    let home = std::env::var("HOME").unwrap_or_default();
+    let found = Command::new("bash")
+        .args(["-c", "command -v uhyve"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+        || std::path::Path::new(&home)
+            .join(".cargo/bin/uhyve")
+            .exists();
+    (!found)
+        .then(|| "uhyve is not installed (scripts/test installs it where /dev/kvm exists)".into())
+}
+
+fn small_workloads(how: &str) {
+    let b = boot(how, "hello", &[]);
+    assert_eq!(b.status, 0, "{how}: {}{}", b.stdout, b.stderr);
+    assert!(
+        b.stdout.contains("Hello from chanos"),
+        "{how}: {}",
+        b.stdout
+    );
+    let b = boot(how, "sieve", &["20", "--last"]);
+    assert_eq!(
+        (b.status, b.stdout.trim()),
+        (0, "71"),
+        "{how}: {}",
+        b.stderr
+    );
+    let b = boot(how, "args", &["one", "-2"]);
+    assert_eq!(
+        b.stdout, "2 arguments\n0: one\n1: -2\n",
+        "{how}: {}",
+        b.stderr
+    );
+    let b = boot(how, "deadlock", &[]);
+    assert_eq!(b.status, 2, "{how}: {}{}", b.stdout, b.stderr);
+}
+
+#[test]
+fn uhyve_boots_small_workloads() {
+    if let Some(reason) = uhyve_missing() {
+        println!("skipped: {reason}");
+        return;
+    }
+    small_workloads("uhyve");
+}
+
+#[test]
+fn qemu_with_kvm_boots_small_workloads() {
+    if let Some(reason) = kvm_missing() {
+        println!("skipped: {reason}");
+        return;
+    }
+    small_workloads("kvm");
+}
