@@ -172,6 +172,15 @@ fn unbounded_recursion_is_reported_as_a_stack_overflow() {
 }
 
 #[test]
+fn running_out_of_memory_reports_the_request_and_the_heap() {
+    let b = tcg("faults", &["oom"]);
+    assert_eq!(b.status, 103, "{}{}", b.stdout, b.stderr);
+    let report = b.stdout.lines().find(|l| l.starts_with("chanos: out of memory")).expect(&b.stdout);
+    assert!(report.contains("a request for "), "{report}");
+    assert!(report.contains("the heap has "), "{report}");
+}
+
+#[test]
 fn sleeping_1s_takes_at_least_1s_and_exits_0() {
     let b = tcg("sleep", &["1000"]);
     assert_eq!(b.status, 0, "{}{}", b.stdout, b.stderr);

@@ -6,7 +6,12 @@
 //! - `overflow`: a task recurses without bound. In the image: a stack-overflow
 //!   report (the guard page below the stack), status 102. Hosted: Rust's
 //!   stack-overflow message and SIGABRT.
+//! - `oom`: a task keeps 1 MiB blocks until the heap runs out. In the image:
+//!   an out-of-memory report with the request and the heap's size, status
+//!   103. Hosted: it would eat the machine's memory, so it refuses.
 #![cfg_attr(target_os = "none", no_std, no_main)]
+
+extern crate alloc;
 
 use chanos::{chan, eprintln, spawn_named};
 
@@ -34,13 +39,27 @@ async fn main() -> Result<(), &'static str> {
             .await;
             Ok(())
         }
+        "oom" if cfg!(target_os = "none") => {
+            let kept = spawn_named("hoarder", async {
+                let mut blocks = alloc::vec::Vec::new();
+                loop {
+                    blocks.push(core::hint::black_box(alloc::vec::Vec::<u8>::with_capacity(1 << 20)));
+                }
+                #[allow(unreachable_code)]
+                blocks.len()
+            })
+            .await;
+            chanos::println!("unreachable: kept {kept} blocks");
+            Ok(())
+        }
+        "oom" => Err("`faults oom` runs only in the image: hosted, it would eat this machine's memory"),
         "overflow" => {
             let depth = spawn_named("recurser", async { recurse(core::hint::black_box(1)) }).await;
             chanos::println!("unreachable: recursed {depth} times");
             Ok(())
         }
         _ => {
-            eprintln!("usage: faults panic|error|null|overflow");
+            eprintln!("usage: faults panic|error|null|overflow|oom");
             chanos::env::exit(64);
         }
     }
