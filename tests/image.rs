@@ -175,7 +175,11 @@ fn unbounded_recursion_is_reported_as_a_stack_overflow() {
 fn running_out_of_memory_reports_the_request_and_the_heap() {
     let b = tcg("faults", &["oom"]);
     assert_eq!(b.status, 103, "{}{}", b.stdout, b.stderr);
-    let report = b.stdout.lines().find(|l| l.starts_with("chanos: out of memory")).expect(&b.stdout);
+    let report = b
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("chanos: out of memory"))
+        .expect(&b.stdout);
     assert!(report.contains("a request for "), "{report}");
     assert!(report.contains("the heap has "), "{report}");
 }

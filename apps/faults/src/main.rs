@@ -43,7 +43,9 @@ async fn main() -> Result<(), &'static str> {
             let kept = spawn_named("hoarder", async {
                 let mut blocks = alloc::vec::Vec::new();
                 loop {
-                    blocks.push(core::hint::black_box(alloc::vec::Vec::<u8>::with_capacity(1 << 20)));
+                    blocks.push(core::hint::black_box(alloc::vec::Vec::<u8>::with_capacity(
+                        1 << 20,
+                    )));
                 }
                 #[allow(unreachable_code)]
                 blocks.len()
@@ -52,7 +54,9 @@ async fn main() -> Result<(), &'static str> {
             chanos::println!("unreachable: kept {kept} blocks");
             Ok(())
         }
-        "oom" => Err("`faults oom` runs only in the image: hosted, it would eat this machine's memory"),
+        "oom" => {
+            Err("`faults oom` runs only in the image: hosted, it would eat this machine's memory")
+        }
         "overflow" => {
             let depth = spawn_named("recurser", async { recurse(core::hint::black_box(1)) }).await;
             chanos::println!("unreachable: recursed {depth} times");
