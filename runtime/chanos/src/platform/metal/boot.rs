@@ -11,8 +11,8 @@
 //!   [`super::boot`] with `Entry::Uhyve`.
 //!
 //! Both read the TSC as their very first instruction, for the boot-time
-//! figure, and switch to [`STACK`](stack), which has an unmapped guard page
-//! below it.
+//! figure, and switch to the kernel stack, which has an unmapped guard page
+//! below it (as do the two stacks the CPU uses for faults).
 
 use core::arch::global_asm;
 
@@ -21,6 +21,8 @@ hermit_entry::define_entry_version!();
 
 /// Size of the boot (and only) kernel stack.
 pub(super) const STACK_SIZE: usize = 1 << 20;
+/// Size of each of the two fault stacks.
+const FAULT_STACK_SIZE: usize = 16 * 1024;
 
 global_asm!(
     r#"
@@ -45,6 +47,18 @@ chanos_stack_guard: .skip 4096
 chanos_stack_bottom: .skip {stack_size}
     .global chanos_stack_top
 chanos_stack_top:
+    # The stacks the CPU switches to for double and page faults (IST),
+    # each with a guard page below it too.
+    .global chanos_double_fault_guard
+chanos_double_fault_guard: .skip 4096
+    .skip {fault_stack_size}
+    .global chanos_double_fault_top
+chanos_double_fault_top:
+    .global chanos_page_fault_guard
+chanos_page_fault_guard: .skip 4096
+    .skip {fault_stack_size}
+    .global chanos_page_fault_top
+chanos_page_fault_top:
     .balign 8
     .global chanos_boot_tsc
 chanos_boot_tsc: .skip 8
@@ -137,12 +151,17 @@ chanos_boot_gdt_pointer:
     .quad chanos_boot_gdt
 "#,
     stack_size = const STACK_SIZE,
+    fault_stack_size = const FAULT_STACK_SIZE,
     options(att_syntax)
 );
 
 unsafe extern "C" {
     static chanos_boot_tsc: u64;
     static chanos_stack_guard: u8;
+    static chanos_double_fault_guard: u8;
+    static chanos_double_fault_top: u8;
+    static chanos_page_fault_guard: u8;
+    static chanos_page_fault_top: u8;
     static __kernel_start: u8;
     static __kernel_end: u8;
 }
@@ -157,6 +176,23 @@ pub(super) fn first_instruction_tsc() -> u64 {
 pub(super) fn stack_guard() -> (u64, u64) {
     let start = core::ptr::addr_of!(chanos_stack_guard) as u64;
     (start, start + 4096)
+}
+
+/// Every guard page: below the kernel stack and below each fault stack.
+pub(super) fn guard_pages() -> [u64; 3] {
+    [
+        core::ptr::addr_of!(chanos_stack_guard) as u64,
+        core::ptr::addr_of!(chanos_double_fault_guard) as u64,
+        core::ptr::addr_of!(chanos_page_fault_guard) as u64,
+    ]
+}
+
+/// The tops of the double-fault and page-fault stacks.
+pub(super) fn fault_stack_tops() -> (u64, u64) {
+    (
+        core::ptr::addr_of!(chanos_double_fault_top) as u64,
+        core::ptr::addr_of!(chanos_page_fault_top) as u64,
+    )
 }
 
 /// Where the loaded image starts and ends (from the linker script).

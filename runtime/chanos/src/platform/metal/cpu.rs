@@ -22,7 +22,6 @@ pub(super) const TIMER_VECTOR: u8 = 32;
 /// The local APIC's spurious-interrupt vector.
 pub(super) const SPURIOUS_VECTOR: u8 = 0xff;
 
-const FAULT_STACK_SIZE: usize = 16 * 1024;
 const DOUBLE_FAULT_IST: u16 = 0;
 const PAGE_FAULT_IST: u16 = 1;
 
@@ -33,13 +32,6 @@ struct BootCell<T>(UnsafeCell<T>);
 // anything reads it.
 unsafe impl<T> Sync for BootCell<T> {}
 
-#[repr(align(16))]
-struct FaultStack([u8; FAULT_STACK_SIZE]);
-
-static DOUBLE_FAULT_STACK: BootCell<FaultStack> =
-    BootCell(UnsafeCell::new(FaultStack([0; FAULT_STACK_SIZE])));
-static PAGE_FAULT_STACK: BootCell<FaultStack> =
-    BootCell(UnsafeCell::new(FaultStack([0; FAULT_STACK_SIZE])));
 static TSS: BootCell<TaskStateSegment> = BootCell(UnsafeCell::new(TaskStateSegment::new()));
 static GDT: BootCell<GlobalDescriptorTable> =
     BootCell(UnsafeCell::new(GlobalDescriptorTable::new()));
@@ -53,12 +45,6 @@ pub(super) fn in_interrupt() -> bool {
     INTERRUPT_DEPTH.load(Ordering::Relaxed) > 0
 }
 
-fn stack_end(stack: &'static BootCell<FaultStack>) -> VirtAddr {
-    // SAFETY: only the address is taken; the CPU alone uses the stack.
-    let bytes = unsafe { &(*stack.0.get()).0 };
-    VirtAddr::from_ptr(bytes.as_ptr_range().end)
-}
-
 /// Loads the GDT, TSS and IDT. Called once, early, with interrupts off.
 pub(super) fn init() {
     // SAFETY: boot runs once on one core with interrupts off; nothing else
@@ -66,8 +52,9 @@ pub(super) fn init() {
     // are only read (by the CPU).
     unsafe {
         let tss = &mut *TSS.0.get();
-        tss.interrupt_stack_table[DOUBLE_FAULT_IST as usize] = stack_end(&DOUBLE_FAULT_STACK);
-        tss.interrupt_stack_table[PAGE_FAULT_IST as usize] = stack_end(&PAGE_FAULT_STACK);
+        let (double_fault_top, page_fault_top) = boot::fault_stack_tops();
+        tss.interrupt_stack_table[DOUBLE_FAULT_IST as usize] = VirtAddr::new(double_fault_top);
+        tss.interrupt_stack_table[PAGE_FAULT_IST as usize] = VirtAddr::new(page_fault_top);
 
         let gdt = &mut *GDT.0.get();
         let code = gdt.append(Descriptor::kernel_code_segment());

@@ -1,10 +1,10 @@
 //! The page tables: an identity map of the first 4 GiB, built at boot.
 //!
-//! 2 MiB pages everywhere, except two 4 KiB-paged regions: the first 2 MiB,
-//! whose page 0 is left unmapped so that a null pointer faults, and the
-//! region holding the kernel stack's guard page, left unmapped so that a
-//! stack overflow faults (and is reported, see `cpu`). The local APIC's
-//! registers are mapped uncached.
+//! 2 MiB pages everywhere, except the 2 MiB regions that hold a page left
+//! unmapped on purpose, which get 4 KiB pages: page 0, so that a null
+//! pointer faults, and the guard page below each stack, so that a stack
+//! overflow faults (and is reported, see `cpu`). The local APIC's registers
+//! are mapped uncached.
 
 use super::boot;
 use core::cell::UnsafeCell;
@@ -24,13 +24,15 @@ pub(super) const APIC_BASE: u64 = 0xfee0_0000;
 #[repr(C, align(4096))]
 struct Table([u64; 512]);
 
+/// At most this many 2 MiB regions hold unmapped pages (null + 3 guards).
+const SPLIT_REGIONS: usize = 4;
+
 #[repr(C)]
 struct Tables {
     pml4: Table,
     pdpt: Table,
     pd: [Table; 4],
-    null_region: Table,
-    guard_region: Table,
+    split: [Table; SPLIT_REGIONS],
 }
 
 struct TablesCell(UnsafeCell<Tables>);
@@ -41,14 +43,8 @@ unsafe impl Sync for TablesCell {}
 static TABLES: TablesCell = TablesCell(UnsafeCell::new(Tables {
     pml4: Table([0; 512]),
     pdpt: Table([0; 512]),
-    pd: [
-        Table([0; 512]),
-        Table([0; 512]),
-        Table([0; 512]),
-        Table([0; 512]),
-    ],
-    null_region: Table([0; 512]),
-    guard_region: Table([0; 512]),
+    pd: [const { Table([0; 512]) }; 4],
+    split: [const { Table([0; 512]) }; SPLIT_REGIONS],
 }));
 
 fn addr<T>(table: &T) -> u64 {
@@ -70,8 +66,8 @@ fn split_region(table: &mut Table, base: u64, holes: &[u64]) {
 
 /// Builds the page tables and switches to them.
 pub(super) fn init() {
-    let (guard, _) = boot::stack_guard();
-    let guard_region = guard & !(TWO_MIB - 1);
+    let guards = boot::guard_pages();
+    let holes = [0, guards[0], guards[1], guards[2]];
     // SAFETY: boot runs once, on one core, before the tables are in use.
     let tables = unsafe { &mut *TABLES.0.get() };
     tables.pml4.0[0] = addr(&tables.pdpt) | PRESENT | WRITABLE;
@@ -87,18 +83,20 @@ pub(super) fn init() {
             *entry = base | PRESENT | WRITABLE | HUGE | cache;
         }
     }
-    if guard_region == 0 {
-        split_region(&mut tables.null_region, 0, &[0, guard]);
-    } else {
-        split_region(&mut tables.null_region, 0, &[0]);
-        split_region(&mut tables.guard_region, guard_region, &[guard]);
-        let (gib, index) = (
-            (guard_region >> 30) as usize,
-            ((guard_region >> 21) & 511) as usize,
-        );
-        tables.pd[gib].0[index] = addr(&tables.guard_region) | PRESENT | WRITABLE;
+    // Each region with a hole gets a table of its own (regions repeat when
+    // holes share one; the first table made for a region wins).
+    let mut used = 0;
+    for hole in holes {
+        let region = hole & !(TWO_MIB - 1);
+        let (gib, index) = ((region >> 30) as usize, ((region >> 21) & 511) as usize);
+        if tables.pd[gib].0[index] & HUGE == 0 {
+            continue; // already split
+        }
+        let table = &mut tables.split[used];
+        used += 1;
+        split_region(table, region, &holes);
+        tables.pd[gib].0[index] = addr(table) | PRESENT | WRITABLE;
     }
-    tables.pd[0].0[0] = addr(&tables.null_region) | PRESENT | WRITABLE;
     let root = PhysFrame::containing_address(PhysAddr::new(addr(&tables.pml4)));
     // SAFETY: the new tables identity-map everything the kernel uses (all of
     // the first 4 GiB but the null and guard pages), so execution goes on.
