@@ -156,7 +156,7 @@ boot_qemu() {
     local accel=$1 image=$2
     shift 2
     local status=0
-    qemu-system-x86_64 -M microvm -accel "$accel" -cpu max -m 256M -smp 1 \
+    ${BOOT_TIMEOUT:+timeout "$BOOT_TIMEOUT"} qemu-system-x86_64 -M microvm -accel "$accel" -cpu max -m 256M -smp 1 \
         -no-reboot -display none -nodefaults -serial stdio -nic none \
         -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
         -kernel "$image" -append "$*" || status=$?
@@ -171,4 +171,11 @@ boot_uhyve() {
     # `--` so that arguments starting with a dash reach the app, not uhyve.
     "$(uhyve_bin)" --no-aslr -m 64MiB -c 1 "$image" -- "$@" || status=$?
     return "$status"
+}
+
+# ensure_go: Go, for the benchmark's Go peer (Debian's golang-go).
+ensure_go() {
+    command -v go >/dev/null 2>&1 && return 0
+    say "installing Go (apt: golang-go) for the benchmark's Go peer"
+    apt_install golang-go || die 69 "Go is missing and could not be installed: install golang-go."
 }

@@ -1,0 +1,220 @@
+#!/usr/bin/env python3
+"""Writes docs/benchmarks.md and docs/benchmarks.svg from the rounds that
+scripts/bench recorded in docs/benchmarks.csv (standard library only)."""
+
+import argparse
+import csv
+import datetime
+import math
+import platform
+import statistics
+import subprocess
+from collections import defaultdict
+
+BASE = "chanos (hosted)"
+IMAGE = "chanos image, emulated (TCG)"
+
+# metric: (what one operation is, lower_is_better)
+METRICS = {
+    "pingpong_rendezvous_rt": ("ping-pong round trip, rendezvous (two handoffs)", True),
+    "pingpong_cap1_rt": ("ping-pong round trip, capacity 1", True),
+    "yield": ("yield, another task runnable", True),
+    "spawn_join": ("spawn + join", True),
+    "parked_task_bytes_100000": ("resident bytes per parked task, 100k tasks", True),
+    "parked_task_bytes_1000000": ("resident bytes per parked task, 1M tasks", True),
+    "throughput_1p": ("throughput, capacity 1024, 1 producer", False),
+    "throughput_4p": ("throughput, capacity 1024, 4 producers", False),
+    "sieve_2000": ("prime sieve, first 2000 primes (wall)", True),
+    "sieve_300": ("prime sieve, first 300 primes (wall)", True),
+    "counter_via_task": ("counter += 1: through the task that owns it", True),
+    "counter_atomic": ("counter += 1: shared atomic, 2 threads", True),
+    "counter_mutex": ("counter += 1: shared Mutex, 2 threads", True),
+    "image_bytes": ("image size (hello)", True),
+    "boot_process_ms": ("boot: whole QEMU process, start to exit (hello)", True),
+    "boot_to_main_ms": ("boot: first instruction to main (hello)", True),
+}
+
+
+def run(cmd):
+    try:
+        return subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=20).stdout.strip()
+    except Exception:
+        return "?"
+
+
+def load(path):
+    values = defaultdict(list)
+    units = {}
+    rounds = set()
+    with open(path) as f:
+        for row in csv.DictReader(f):
+            key = (row["metric"], row["system"])
+            values[key].append(float(row["value"]))
+            units[row["metric"]] = row["unit"]
+            rounds.add(row["round"])
+    return values, units, len(rounds)
+
+
+def fmt(x):
+    if x >= 1e6:
+        return f"{x / 1e6:.1f} M"
+    if x >= 100:
+        return f"{x:.0f}"
+    if x >= 10:
+        return f"{x:.1f}"
+    return f"{x:.2f}"
+
+
+def ratio(metric, peer, base):
+    lower_better = METRICS.get(metric, ("", True))[1]
+    return peer / base if lower_better else base / peer
+
+
+def goals(values):
+    """The issue's performance goals, each with what was measured."""
+    med = lambda m, s: statistics.median(values[(m, s)]) if values.get((m, s)) else None
+    rows = []
+
+    def goal(text, measured, met, why=""):
+        state = "n/a" if met is None else ("met" if met else "**not met**")
+        rows.append(f"| {text} | {measured} | {state} | {why} |")
+
+    pp = med("pingpong_rendezvous_rt", BASE)
+    go1 = med("pingpong_rendezvous_rt", "Go GOMAXPROCS=1")
+    thr = med("pingpong_rendezvous_rt", "threads: std")
+    if pp:
+        goal("hosted ping-pong round trip at most 40 ns", f"{fmt(pp)} ns", pp <= 40,
+             "" if pp <= 40 else "about 900 instructions per round trip (callgrind): the general channel "
+             "(waiter queues, select claims, deadlock notes) costs more than the goal allows")
+    if pp and go1:
+        goal("at least 6x faster than Go, GOMAXPROCS=1", f"{go1 / pp:.1f}x", go1 / pp >= 6,
+             "" if go1 / pp >= 6 else "follows from chanos's own round trip (the first goal)")
+    if pp and thr:
+        goal("at least 300x faster than native threads (sync_channel(0))", f"{thr / pp:.0f}x", thr / pp >= 300,
+             "" if thr / pp >= 300 else f"a thread round trip here is {fmt(thr / 1000)} us; 300x would need "
+             f"{fmt(thr / 300)} ns")
+    sv, gsv = med("sieve_2000", BASE), med("sieve_2000", "Go GOMAXPROCS=1")
+    if sv and gsv:
+        goal("sieve (2000 primes) at least 5x faster than Go, GOMAXPROCS=1", f"{gsv / sv:.1f}x", gsv / sv >= 5,
+             "" if gsv / sv >= 5 else "the sieve is 2.04 million rendezvous handoffs (counted): the handoff cost of the first goal again, with 2000 tasks' worth of cache misses")
+    sj = med("spawn_join", BASE)
+    if sj:
+        goal("spawn + join at most 60 ns", f"{fmt(sj)} ns", sj <= 60,
+             "" if sj <= 60 else "one allocation per task (header and future) plus the slot and table entry")
+    mem = med("parked_task_bytes_1000000", BASE)
+    if mem is not None:
+        total = mem * 1e6 / 2**20
+        goal("a million parked tasks in at most 256 MiB", f"{total:.0f} MiB", total <= 256,
+             "" if total <= 256 else f"{mem:.0f} bytes a task: its cell (header and future, about 180 bytes "
+             "here with a cloned receiver and a pending receive), slot and table entries (32), its waiter entry "
+             "in the channel (48, in a queue that grows by doubling) and the allocator's overhead")
+    img = med("pingpong_rendezvous_rt", IMAGE)
+    if img and thr:
+        goal("image (emulated) ping-pong at least 20x faster than native threads", f"{thr / img:.1f}x",
+             thr / img >= 20,
+             "" if thr / img >= 20 else f"TCG runs the same code {img / pp:.0f}x slower than the host does")
+    return rows
+
+
+def svg_plot(values, path):
+    """A log-scale bar chart of the ping-pong round trip and spawn + join."""
+    panels = [("pingpong_rendezvous_rt", "ping-pong round trip, rendezvous (ns)"),
+              ("pingpong_cap1_rt", "ping-pong round trip, capacity 1 (ns)"),
+              ("spawn_join", "spawn + join (ns)")]
+    systems = sorted({s for (m, s) in values if m in dict(panels)},
+                     key=lambda s: (s != BASE, s != IMAGE, s))
+    bar, gap, label_w, plot_w = 16, 6, 250, 420
+    lo, hi = 1.0, 1e6
+    scale = lambda v: label_w + plot_w * (math.log10(max(v, lo)) - math.log10(lo)) / (math.log10(hi) - math.log10(lo))
+    y = 30
+    out = []
+    for metric, title in panels:
+        rows = [(s, statistics.median(values[(metric, s)])) for s in systems if values.get((metric, s))]
+        if not rows:
+            continue
+        out.append(f'<text x="10" y="{y}" font-weight="bold">{title}</text>')
+        y += 10
+        for system, v in rows:
+            color = "#2a7" if system.startswith("chanos") else "#68a"
+            out.append(f'<text x="{label_w - 6}" y="{y + bar - 4}" text-anchor="end">{system}</text>')
+            out.append(f'<rect x="{label_w}" y="{y}" width="{scale(v) - label_w:.1f}" height="{bar}" fill="{color}"/>')
+            out.append(f'<text x="{scale(v) + 4:.1f}" y="{y + bar - 4}">{fmt(v)}</text>')
+            y += bar + gap
+        y += 24
+    ticks = "".join(
+        f'<line x1="{scale(10**k):.1f}" y1="40" x2="{scale(10**k):.1f}" y2="{y - 20}" stroke="#ddd"/>'
+        f'<text x="{scale(10**k):.1f}" y="{y - 6}" text-anchor="middle">1e{k}</text>'
+        for k in range(0, 7))
+    width = label_w + plot_w + 80
+    with open(path, "w") as f:
+        f.write(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{y}" '
+                f'font-family="sans-serif" font-size="12">\n<rect width="100%" height="100%" fill="white"/>\n'
+                f'{ticks}\n' + "\n".join(out) + "\n</svg>\n")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--csv", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--svg", required=True)
+    ap.add_argument("--command", required=True)
+    ap.add_argument("--kvm-note", default="")
+    a = ap.parse_args()
+    values, units, rounds = load(a.csv)
+    svg_plot(values, a.svg)
+
+    cpu = run("lscpu | sed -n 's/^Model name: *//p'")
+    memory = run("free -g | awk '/Mem/ {print $2}'")
+    lines = [
+        "# chanos benchmarks",
+        "",
+        "Written by `scripts/bench`; the raw rounds are in `benchmarks.csv` beside this file.",
+        "Every system ran once per round, interleaved, for all rounds; the table gives the",
+        "median, the min-max spread over rounds, and the ratio of each peer to chanos hosted",
+        "(above 1: chanos is better by that factor, whichever way the unit goes).",
+        "",
+        "## Machine and command",
+        "",
+        f"- date: {datetime.date.today().isoformat()}; command: `{a.command}` ({rounds} rounds)",
+        f"- CPU: {cpu}, {run('nproc')} cores; memory {memory} GiB; "
+        f"kernel {platform.release()}",
+        f"- Rust (hosted): {run('rustc --version')}; image: {run('/usr/bin/rustc --version 2>/dev/null || rustc --version')}",
+        f"- Go: {run('go version')}; QEMU: {run('qemu-system-x86_64 --version | head -1')}",
+        f"- {a.kvm_note}",
+        "- Image numbers come from QEMU's TCG: **emulated**, so they measure TCG as much as chanos.",
+        "  Timings inside the image use the TSC, calibrated against the PIT at boot.",
+        "- Memory per parked task: the maximum resident size of `park N` minus that of `park 0`,",
+        "  divided by N (`/usr/bin/time -f %M`); chanos hosted, Tokio and Go only.",
+        "",
+        "## Goals",
+        "",
+        "| goal | measured (median) | | why not |",
+        "| --- | --- | --- | --- |",
+        *goals(values),
+        "",
+        "## Results",
+        "",
+        "![ping-pong and spawn costs, log scale](benchmarks.svg)",
+        "",
+        "| metric | system | median | min-max | unit | peer / chanos |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    order = list(METRICS) + sorted({m for (m, _) in values if m not in METRICS})
+    for metric in order:
+        systems = sorted({s for (m, s) in values if m == metric}, key=lambda s: (s != BASE, s != IMAGE, s))
+        base = values.get((metric, BASE))
+        for system in systems:
+            v = values[(metric, system)]
+            med = statistics.median(v)
+            r = ""
+            if base and system != BASE and med > 0:
+                r = f"{ratio(metric, med, statistics.median(base)):.1f}x"
+            label = METRICS.get(metric, (metric,))[0]
+            lines.append(f"| {label} | {system} | {fmt(med)} | {fmt(min(v))}-{fmt(max(v))} | {units[metric]} | {r} |")
+    lines.append("")
+    with open(a.out, "w") as f:
+        f.write("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

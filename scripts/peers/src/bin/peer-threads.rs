@@ -1,0 +1,223 @@
+//! peer-threads MODE [ARGS]: channel and switch costs between OS threads.
+//!
+//! Modes (N: operations, default 100000; P: producers):
+//! - `pingpong N`: std `sync_channel(0)` and `sync_channel(1)` round trips;
+//! - `pingpong-crossbeam N`: crossbeam `bounded(0)` and `bounded(1)`;
+//! - `pingpong-condvar N`: a `Mutex` + `Condvar` handoff;
+//! - `pingpong-socketpair N`: one byte each way over a Unix socketpair;
+//! - `pingpong-pipe N`: one byte each way over pipes to a child process;
+//! - `spawn N`: `thread::spawn` + `join`;
+//! - `yield N`: two threads calling `thread::yield_now`;
+//! - `throughput P N`, `throughput-crossbeam P N`: P producers, one consumer,
+//!   capacity 1024;
+//! - `counter-atomic N`, `counter-mutex N`: two threads add one N times in
+//!   all to a shared counter (the shared-memory way of `counter_via_task`).
+
+use peers::{arg, ns_per_op, report, usage_error};
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Condvar, Mutex};
+use std::thread;
+use std::time::Instant;
+
+fn std_round_trips(capacity: usize, n: u64) -> f64 {
+    let (ping_tx, ping_rx) = mpsc::sync_channel::<u64>(capacity);
+    let (pong_tx, pong_rx) = mpsc::sync_channel::<u64>(capacity);
+    let echo = thread::spawn(move || {
+        for v in ping_rx {
+            pong_tx.send(v).unwrap();
+        }
+    });
+    let start = Instant::now();
+    for i in 0..n {
+        ping_tx.send(i).unwrap();
+        assert_eq!(pong_rx.recv().unwrap(), i);
+    }
+    let ns = ns_per_op(start, n);
+    drop(ping_tx);
+    echo.join().unwrap();
+    ns
+}
+
+fn crossbeam_round_trips(capacity: usize, n: u64) -> f64 {
+    let (ping_tx, ping_rx) = crossbeam_channel::bounded::<u64>(capacity);
+    let (pong_tx, pong_rx) = crossbeam_channel::bounded::<u64>(capacity);
+    let echo = thread::spawn(move || {
+        for v in ping_rx {
+            pong_tx.send(v).unwrap();
+        }
+    });
+    let start = Instant::now();
+    for i in 0..n {
+        ping_tx.send(i).unwrap();
+        assert_eq!(pong_rx.recv().unwrap(), i);
+    }
+    let ns = ns_per_op(start, n);
+    drop(ping_tx);
+    echo.join().unwrap();
+    ns
+}
+
+/// Whose turn it is, handed back and forth under a mutex: the classic
+/// shared-memory handoff.
+fn condvar_round_trips(n: u64) -> f64 {
+    let shared = Arc::new((Mutex::new(false), Condvar::new())); // true: echo's turn
+    let theirs = shared.clone();
+    let echo = thread::spawn(move || {
+        let (turn, cond) = &*theirs;
+        for _ in 0..n {
+            let mut echo_turn = cond.wait_while(turn.lock().unwrap(), |t| !*t).unwrap();
+            *echo_turn = false;
+            cond.notify_one();
+        }
+    });
+    let (turn, cond) = &*shared;
+    let start = Instant::now();
+    for _ in 0..n {
+        let mut echo_turn = turn.lock().unwrap();
+        *echo_turn = true;
+        cond.notify_one();
+        drop(cond.wait_while(echo_turn, |t| *t).unwrap());
+    }
+    let ns = ns_per_op(start, n);
+    echo.join().unwrap();
+    ns
+}
+
+fn byte_round_trips(mut ours_in: impl Read, mut ours_out: impl Write, n: u64) -> f64 {
+    let mut byte = [0u8; 1];
+    let start = Instant::now();
+    for _ in 0..n {
+        ours_out.write_all(&byte).unwrap();
+        ours_in.read_exact(&mut byte).unwrap();
+    }
+    ns_per_op(start, n)
+}
+
+fn echo_bytes(mut input: impl Read, mut output: impl Write) {
+    let mut byte = [0u8; 1];
+    while input.read_exact(&mut byte).is_ok() {
+        if output.write_all(&byte).is_err() {
+            break;
+        }
+        let _ = output.flush();
+    }
+}
+
+fn socketpair_round_trips(n: u64) -> f64 {
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    let echo = thread::spawn(move || echo_bytes(&theirs, &theirs));
+    let ns = byte_round_trips(&ours, &ours, n);
+    ours.shutdown(std::net::Shutdown::Both).unwrap();
+    echo.join().unwrap();
+    ns
+}
+
+fn pipe_round_trips(n: u64) -> f64 {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .arg("pipe-echo")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let to_child = child.stdin.take().unwrap();
+    let from_child = child.stdout.take().unwrap();
+    let ns = byte_round_trips(from_child, to_child, n);
+    child.wait().unwrap();
+    ns
+}
+
+fn throughput(producers: u64, n: u64, crossbeam: bool) {
+    let per = n / producers;
+    let start = Instant::now();
+    let received = if crossbeam {
+        let (tx, rx) = crossbeam_channel::bounded::<u64>(1024);
+        for _ in 0..producers {
+            let tx = tx.clone();
+            thread::spawn(move || (0..per).for_each(|i| tx.send(i).unwrap()));
+        }
+        drop(tx);
+        rx.iter().count() as u64
+    } else {
+        let (tx, rx) = mpsc::sync_channel::<u64>(1024);
+        for _ in 0..producers {
+            let tx = tx.clone();
+            thread::spawn(move || (0..per).for_each(|i| tx.send(i).unwrap()));
+        }
+        drop(tx);
+        rx.iter().count() as u64
+    };
+    assert_eq!(received, per * producers);
+    let rate = received as f64 / start.elapsed().as_secs_f64();
+    report(&format!("throughput_{producers}p"), rate, "msg/s");
+}
+
+fn counter(n: u64, with_mutex: bool) {
+    let atomic = Arc::new(AtomicU64::new(0));
+    let mutex = Arc::new(Mutex::new(0u64));
+    let start = Instant::now();
+    let workers: Vec<_> = (0..2)
+        .map(|_| {
+            let (atomic, mutex) = (atomic.clone(), mutex.clone());
+            thread::spawn(move || {
+                for _ in 0..n / 2 {
+                    if with_mutex {
+                        *mutex.lock().unwrap() += 1;
+                    } else {
+                        atomic.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    workers.into_iter().for_each(|w| w.join().unwrap());
+    let ns = ns_per_op(start, n / 2 * 2);
+    let metric = if with_mutex {
+        "counter_mutex"
+    } else {
+        "counter_atomic"
+    };
+    report(metric, ns, "ns");
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let n = arg(&args, 1, 100_000);
+    match args.first().map(String::as_str) {
+        Some("pingpong") => {
+            report("pingpong_rendezvous_rt", std_round_trips(0, n), "ns");
+            report("pingpong_cap1_rt", std_round_trips(1, n), "ns");
+        }
+        Some("pingpong-crossbeam") => {
+            report("pingpong_rendezvous_rt", crossbeam_round_trips(0, n), "ns");
+            report("pingpong_cap1_rt", crossbeam_round_trips(1, n), "ns");
+        }
+        Some("pingpong-condvar") => report("pingpong_rendezvous_rt", condvar_round_trips(n), "ns"),
+        Some("pingpong-socketpair") => {
+            report("pingpong_rendezvous_rt", socketpair_round_trips(n), "ns")
+        }
+        Some("pingpong-pipe") => report("pingpong_rendezvous_rt", pipe_round_trips(n), "ns"),
+        Some("pipe-echo") => echo_bytes(std::io::stdin().lock(), std::io::stdout().lock()),
+        Some("spawn") => {
+            let start = Instant::now();
+            for i in 0..n {
+                assert_eq!(thread::spawn(move || i).join().unwrap(), i);
+            }
+            report("spawn_join", ns_per_op(start, n), "ns");
+        }
+        Some("yield") => {
+            let start = Instant::now();
+            let other = thread::spawn(move || (0..n).for_each(|_| thread::yield_now()));
+            (0..n).for_each(|_| thread::yield_now());
+            other.join().unwrap();
+            report("yield", ns_per_op(start, 2 * n), "ns");
+        }
+        Some("throughput") => throughput(n, arg(&args, 2, 1_000_000), false),
+        Some("throughput-crossbeam") => throughput(n, arg(&args, 2, 1_000_000), true),
+        Some("counter-atomic") => counter(n, false),
+        Some("counter-mutex") => counter(n, true),
+        _ => usage_error("usage: peer-threads MODE [N] (see the source's header for modes)"),
+    }
+}

@@ -1,0 +1,118 @@
+//! The benchmark report writer turns recorded rounds into the report: the
+//! goals judged from the medians, the table with ratios, and the plot.
+
+use chanos_tests::workspace_root;
+use std::process::Command;
+
+#[test]
+fn the_report_judges_goals_and_computes_ratios_from_the_rounds() {
+    let dir = std::env::temp_dir().join(format!("chanos-bench-report-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let csv = dir.join("rounds.csv");
+    std::fs::write(
+        &csv,
+        "round,system,metric,value,unit\n\
+         1,\"chanos (hosted)\",pingpong_rendezvous_rt,30,ns\n\
+         2,\"chanos (hosted)\",pingpong_rendezvous_rt,50,ns\n\
+         3,\"chanos (hosted)\",pingpong_rendezvous_rt,40,ns\n\
+         1,\"Go GOMAXPROCS=1\",pingpong_rendezvous_rt,400,ns\n\
+         2,\"Go GOMAXPROCS=1\",pingpong_rendezvous_rt,300,ns\n\
+         3,\"Go GOMAXPROCS=1\",pingpong_rendezvous_rt,360,ns\n\
+         1,\"chanos (hosted)\",throughput_1p,2000000,msg/s\n\
+         1,\"Go GOMAXPROCS=1\",throughput_1p,1000000,msg/s\n\
+         1,\"chanos (hosted)\",spawn_join,90,ns\n",
+    )
+    .unwrap();
+    let (md, svg) = (dir.join("report.md"), dir.join("plot.svg"));
+    let status = Command::new("python3")
+        .arg(workspace_root().join("scripts/bench_report.py"))
+        .args([
+            "--csv",
+            csv.to_str().unwrap(),
+            "--out",
+            md.to_str().unwrap(),
+        ])
+        .args([
+            "--svg",
+            svg.to_str().unwrap(),
+            "--command",
+            "test",
+            "--kvm-note",
+            "none",
+        ])
+        .status()
+        .expect("python3 runs");
+    assert!(status.success());
+    let report = std::fs::read_to_string(&md).unwrap();
+    // Medians: chanos 40 ns, Go 360 ns: 9.0x, and the 40 ns goal is met.
+    assert!(
+        report.contains("| hosted ping-pong round trip at most 40 ns | 40.0 ns | met |"),
+        "{report}"
+    );
+    assert!(
+        report.contains("| at least 6x faster than Go, GOMAXPROCS=1 | 9.0x | met |"),
+        "{report}"
+    );
+    assert!(
+        report.contains("| spawn + join at most 60 ns | 90.0 ns | **not met** |"),
+        "{report}"
+    );
+    assert!(
+        report.contains("| Go GOMAXPROCS=1 | 360 | 300-400 | ns | 9.0x |"),
+        "{report}"
+    );
+    // For throughput, higher is better: the ratio is chanos over the peer.
+    assert!(
+        report.contains("| Go GOMAXPROCS=1 | 1.0 M | 1.0 M-1.0 M | msg/s | 2.0x |"),
+        "{report}"
+    );
+    let plot = std::fs::read_to_string(&svg).unwrap();
+    assert!(
+        plot.starts_with("<svg") && plot.contains("Go GOMAXPROCS=1"),
+        "{plot}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `scripts/bench --quick` runs every system and writes the whole report
+/// (one round, into a scratch directory: the numbers are not checked).
+#[test]
+fn the_quick_benchmark_runs_every_system() {
+    let dir = std::env::temp_dir().join(format!("chanos-bench-quick-{}", std::process::id()));
+    let out = Command::new("bash")
+        .arg(workspace_root().join("scripts/bench"))
+        .args([
+            "--quick",
+            "--rounds",
+            "1",
+            "--out-dir",
+            dir.to_str().unwrap(),
+        ])
+        .output()
+        .expect("bash runs");
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    assert!(!log.contains("failed"), "{log}");
+    let report = std::fs::read_to_string(dir.join("benchmarks.md")).unwrap();
+    for system in [
+        "chanos (hosted)",
+        "chanos image, emulated (TCG)",
+        "threads: std",
+        "threads: crossbeam",
+        "threads: Mutex+Condvar",
+        "threads: socketpair",
+        "processes: pipe",
+        "Tokio current_thread",
+        "Tokio multi_thread",
+        "Go GOMAXPROCS=1",
+        "Go GOMAXPROCS=2",
+    ] {
+        assert!(
+            report.contains(&format!("| {system} |")),
+            "{system} missing:\n{report}"
+        );
+    }
+    assert!(report.contains("## Goals"), "{report}");
+    assert!(dir.join("benchmarks.svg").exists() && dir.join("benchmarks.csv").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
