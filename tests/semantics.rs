@@ -340,7 +340,8 @@ fn a_receive_dropped_after_a_value_was_handed_to_it_gives_the_value_back() {
 fn a_receiver_is_a_stream_and_a_sender_is_a_sink() {
     use futures::{SinkExt, StreamExt};
     let got = run(async {
-        let (mut tx, rx) = chan::bounded::<u32>(0);
+        let (tx, rx) = chan::bounded::<u32>(0);
+        let mut tx = tx.into_sink();
         let producer = spawn(async move {
             for i in 0..5 {
                 SinkExt::send(&mut tx, i).await.unwrap();
@@ -348,7 +349,7 @@ fn a_receiver_is_a_stream_and_a_sender_is_a_sink() {
             SinkExt::close(&mut tx).await.unwrap(); // flushes
         });
         let (fwd_tx, fwd_rx) = chan::bounded::<u32>(2);
-        let forwarder = spawn(async move { rx.map(Ok).forward(fwd_tx).await });
+        let forwarder = spawn(async move { rx.map(Ok).forward(fwd_tx.into_sink()).await });
         let got: Vec<u32> = fwd_rx.collect().await;
         producer.await;
         forwarder.await.unwrap();

@@ -38,6 +38,7 @@ mod stream;
 
 pub use ops::{Recv, Send};
 pub(crate) use state::{RecvRefusal, RecvWait, SelectClaim, SendRefusal, SendWait, Token};
+pub use stream::SinkSender;
 
 /// Single-use channels: one value, one sender, one receiver.
 pub mod oneshot {
@@ -115,12 +116,8 @@ pub(crate) fn make<T: 'static>(
         label: ChanLabel { name, made_at },
         state: RefCell::new(ChannelState::new(capacity)),
     });
-    let sender = Sender {
-        chan: chan.clone(),
-        sink: ops::SendOp::Empty,
-    };
     (
-        sender,
+        Sender { chan: chan.clone() },
         Receiver {
             chan,
             stream: ops::RecvOp::Idle,
@@ -128,11 +125,10 @@ pub(crate) fn make<T: 'static>(
     )
 }
 
-/// The sending end of a channel. Clone it for more senders.
+/// The sending end of a channel. Clone it for more senders;
+/// [`into_sink`](Sender::into_sink) makes it a [`Sink`](futures_sink::Sink).
 pub struct Sender<T> {
     pub(crate) chan: Rc<Chan<T>>,
-    /// The send in progress when the sender is used as a `Sink`.
-    sink: ops::SendOp<T>,
 }
 
 /// The receiving end of a channel. Clone it for more receivers; it is also
@@ -271,7 +267,6 @@ impl<T> Clone for Sender<T> {
         self.chan.state.borrow_mut().add_sender();
         Sender {
             chan: self.chan.clone(),
-            sink: ops::SendOp::Empty,
         }
     }
 }
@@ -288,7 +283,6 @@ impl<T> Clone for Receiver<T> {
 
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
-        ops::cancel_send(&self.chan, &mut self.sink);
         let wakers = self.chan.state.borrow_mut().drop_sender();
         wake_all(wakers);
     }

@@ -34,8 +34,9 @@ use alloc::vec::Vec;
 use core::cell::Cell;
 use core::task::Waker;
 
-/// Names one waiting operation on one channel.
-pub(crate) type Token = u64;
+/// Names one waiting operation on one channel (never zero, so that an
+/// `Option` of it, or an enum holding it, takes no extra space).
+pub(crate) type Token = core::num::NonZeroU64;
 
 /// The shared fate of a `select!`'s arms: the first arm to complete claims it.
 #[derive(Debug, Default)]
@@ -127,7 +128,7 @@ impl<T> ChannelState<T> {
             senders: 1,
             receivers: 1,
             closed: false,
-            next_token: 0,
+            next_token: Token::MIN,
         }
     }
 
@@ -150,8 +151,9 @@ impl<T> ChannelState<T> {
     }
 
     fn token(&mut self) -> Token {
-        self.next_token += 1;
-        self.next_token
+        let token = self.next_token;
+        self.next_token = token.saturating_add(1);
+        token
     }
 
     /// Claims the longest-waiting receiver that can still take a value.

@@ -27,9 +27,9 @@ pub struct BlockedTask {
 
 impl BlockedTask {
     pub(super) fn new(header: &Header, name_of: &dyn Fn(u32) -> Option<TaskName>) -> Self {
-        let wait = header.wait.borrow();
+        let wait = header.wait.take();
         let mut waiting_on = String::new();
-        let _ = match &*wait {
+        let _ = match &wait {
             WaitOn::Nothing => write!(
                 waiting_on,
                 "something outside chanos (a future that never wakes)"

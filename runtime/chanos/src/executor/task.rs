@@ -50,7 +50,7 @@ pub(crate) enum WaitOn {
 pub(crate) struct Header {
     pub(crate) index: u32,
     pub(crate) name: TaskName,
-    pub(crate) wait: RefCell<WaitOn>,
+    pub(crate) wait: Cell<WaitOn>,
     join_waker: Cell<Option<Waker>>,
 }
 
@@ -71,7 +71,7 @@ impl<F: Future> TaskCell<F> {
             header: Header {
                 index,
                 name,
-                wait: RefCell::default(),
+                wait: Cell::default(),
                 join_waker: Cell::new(None),
             },
             stage: RefCell::new(Stage::Running(future)),
