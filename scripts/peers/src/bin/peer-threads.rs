@@ -22,18 +22,29 @@ use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::thread;
 use std::time::Instant;
 
-fn std_round_trips(capacity: usize, n: u64) -> f64 {
-    let (ping_tx, ping_rx) = mpsc::sync_channel::<u64>(capacity);
-    let (pong_tx, pong_rx) = mpsc::sync_channel::<u64>(capacity);
+/// Round trips between this thread and an echo thread over two channels
+/// made by `make`, whatever their kind.
+fn round_trips<Tx, Rx>(
+    n: u64,
+    make: impl Fn() -> (Tx, Rx),
+    send: fn(&Tx, u64),
+    recv: fn(&Rx) -> Option<u64>,
+) -> f64
+where
+    Tx: Send + 'static,
+    Rx: Send + 'static,
+{
+    let (ping_tx, ping_rx) = make();
+    let (pong_tx, pong_rx) = make();
     let echo = thread::spawn(move || {
-        for v in ping_rx {
-            pong_tx.send(v).unwrap();
+        while let Some(v) = recv(&ping_rx) {
+            send(&pong_tx, v);
         }
     });
     let start = Instant::now();
     for i in 0..n {
-        ping_tx.send(i).unwrap();
-        assert_eq!(pong_rx.recv().unwrap(), i);
+        send(&ping_tx, i);
+        assert_eq!(recv(&pong_rx), Some(i));
     }
     let ns = ns_per_op(start, n);
     drop(ping_tx);
@@ -41,23 +52,22 @@ fn std_round_trips(capacity: usize, n: u64) -> f64 {
     ns
 }
 
+fn std_round_trips(capacity: usize, n: u64) -> f64 {
+    round_trips(
+        n,
+        || mpsc::sync_channel::<u64>(capacity),
+        |tx, v| tx.send(v).unwrap(),
+        |rx| rx.recv().ok(),
+    )
+}
+
 fn crossbeam_round_trips(capacity: usize, n: u64) -> f64 {
-    let (ping_tx, ping_rx) = crossbeam_channel::bounded::<u64>(capacity);
-    let (pong_tx, pong_rx) = crossbeam_channel::bounded::<u64>(capacity);
-    let echo = thread::spawn(move || {
-        for v in ping_rx {
-            pong_tx.send(v).unwrap();
-        }
-    });
-    let start = Instant::now();
-    for i in 0..n {
-        ping_tx.send(i).unwrap();
-        assert_eq!(pong_rx.recv().unwrap(), i);
-    }
-    let ns = ns_per_op(start, n);
-    drop(ping_tx);
-    echo.join().unwrap();
-    ns
+    round_trips(
+        n,
+        || crossbeam_channel::bounded::<u64>(capacity),
+        |tx, v| tx.send(v).unwrap(),
+        |rx| rx.recv().ok(),
+    )
 }
 
 /// Whose turn it is, handed back and forth under a mutex: the classic
