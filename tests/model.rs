@@ -399,8 +399,8 @@ async fn produce(
 /// Receives from every channel until all are closed; three arms, with
 /// missing channels stood in for by closed ones. A closed channel's arm is
 /// always ready, so once seen closed it is swapped for one that never is
-/// (this task holds its sender): otherwise the loop would never wait, and
-/// a cooperative runtime would run nothing else.
+/// (this task holds its sender), so that the loop waits instead of spinning
+/// (the executor's budget would keep the other tasks running, but slowly).
 async fn consume(mut rxs: Vec<Receiver<Value>>) -> Vec<Value> {
     let mut got = Vec::new();
     let mut open = [true; 3];

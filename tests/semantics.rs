@@ -680,3 +680,42 @@ fn a_sleep_inside_a_deadlocked_program_only_delays_the_report() {
     assert!(start.elapsed() >= Duration::from_millis(30));
     assert_eq!(report.tasks.len(), 1);
 }
+
+// ---- cooperative budget ----
+
+#[test]
+fn a_loop_of_operations_that_never_wait_cannot_starve_other_tasks() {
+    // Without a budget, `spinner` would never return Pending (a closed
+    // channel is always ready) and `stopper` would never run: a hang. Run it
+    // on a thread of its own so that a regression fails instead of hanging.
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let spins = run(async {
+            let (closed_tx, closed_rx) = chan::bounded::<u32>(0);
+            drop(closed_tx);
+            let (stop_tx, stop_rx) = chan::bounded::<()>(1);
+            // Spawned first, so it runs after the spinner (the LIFO slot).
+            spawn_named("stopper", async move {
+                yield_now().await;
+                stop_tx.send(()).await.unwrap()
+            });
+            let spinner = spawn_named("spinner", async move {
+                let mut spins = 0u64;
+                loop {
+                    select! {
+                        v = closed_rx.recv() => assert_eq!(v, None),
+                        _ = stop_rx.recv() => return spins,
+                    }
+                    spins += 1;
+                }
+            });
+            spinner.await
+        });
+        done_tx.send(spins).unwrap();
+    });
+    let spins = done_rx
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("the spinner starved the stopper");
+    // The stopper got to run while the spinner was spinning.
+    assert!(spins >= 128, "{spins}");
+}

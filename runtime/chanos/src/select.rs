@@ -380,6 +380,7 @@ impl<const N: usize> Future for Select<'_, N> {
             // and look again.
             this.withdraw(None);
         }
+        core::task::ready!(executor::poll_budget(cx));
         let mut ready = 0u64;
         for (i, arm) in this.arms.iter().enumerate() {
             if arm.ready() {

@@ -31,6 +31,9 @@ pub(crate) fn poll_recv<T: 'static>(
     op: &mut RecvOp,
     cx: &mut Context<'_>,
 ) -> Poll<Option<T>> {
+    if let RecvOp::Idle = op {
+        core::task::ready!(crate::executor::poll_budget(cx));
+    }
     let mut state = chan.state.borrow_mut();
     if let RecvOp::Waiting(token) = *op {
         match state.poll_recv_waiter(token, cx.waker()) {
@@ -79,6 +82,9 @@ pub(crate) fn poll_send<T: 'static>(
     op: &mut SendOp<T>,
     cx: &mut Context<'_>,
 ) -> Poll<Result<(), SendError<T>>> {
+    if let SendOp::Ready(_) = op {
+        core::task::ready!(crate::executor::poll_budget(cx));
+    }
     let mut state = chan.state.borrow_mut();
     match core::mem::replace(op, SendOp::Empty) {
         SendOp::Empty => Poll::Ready(Ok(())),

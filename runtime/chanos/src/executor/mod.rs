@@ -33,6 +33,9 @@ use task::ErasedTask;
 
 /// How many times in a row the LIFO slot may jump the queue.
 const LIFO_BUDGET: u32 = 16;
+/// How many channel operations a task may complete in one poll before it
+/// is made to yield (Tokio calls this a cooperative budget).
+const OPS_PER_POLL: u32 = 128;
 /// Timers and remote wake-ups are looked at after this many polls at the latest.
 const POLLS_PER_TICK: u32 = 61;
 
@@ -52,6 +55,8 @@ pub(crate) struct Shared {
     running_header: Cell<*const task::Header>,
     /// Whether the running task noted what it waits on during this poll.
     wait_noted: Cell<bool>,
+    /// Channel operations the running task may still complete in this poll.
+    budget: Cell<u32>,
     timers: timers::Timers,
     rng: Cell<u64>,
 }
@@ -125,6 +130,7 @@ impl Shared {
             running: Cell::new(None),
             running_header: Cell::new(core::ptr::null()),
             wait_noted: Cell::new(false),
+            budget: Cell::new(OPS_PER_POLL),
             timers: timers::Timers::default(),
             rng: Cell::new(seed | 1),
         }))
@@ -215,6 +221,7 @@ impl Shared {
         self.running.set(Some(index));
         self.running_header.set(task.header());
         self.wait_noted.set(false);
+        self.budget.set(OPS_PER_POLL);
         let waker = slot.waker();
         let finished = task.poll(&mut Context::from_waker(&waker)).is_ready();
         self.running_header.set(core::ptr::null());
@@ -441,6 +448,26 @@ impl Shared {
         }
         drop(header.wait.take()); // before the new note: a drop may run user code
         header.wait.set(wait());
+    }
+}
+
+/// Takes one unit of the running task's budget. When it is spent, the task
+/// is woken (to the back of the run queue) and must return `Pending`: a
+/// loop of channel operations that never have to wait (a `select!` over a
+/// closed channel, a producer with room to spare) cannot starve the others.
+pub(crate) fn poll_budget(cx: &Context<'_>) -> Poll<()> {
+    let Some(shared) = polling() else {
+        return Poll::Ready(());
+    };
+    match shared.budget.get() {
+        0 => {
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+        left => {
+            shared.budget.set(left - 1);
+            Poll::Ready(())
+        }
     }
 }
 
