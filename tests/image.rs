@@ -158,6 +158,19 @@ fn a_null_pointer_write_is_a_readable_page_fault_report() {
 }
 
 #[test]
+fn a_write_beyond_ram_faults_because_only_ram_is_mapped() {
+    let b = tcg("faults", &["wild"]);
+    assert_eq!(b.status, 102, "{}{}", b.stdout, b.stderr);
+    assert!(
+        b.stdout.contains(
+            "writing address (CR2) 0xc0000000: address not mapped, in task 1 \"wanderer\""
+        ),
+        "{}",
+        b.stdout
+    );
+}
+
+#[test]
 fn unbounded_recursion_is_reported_as_a_stack_overflow() {
     let b = tcg("faults", &["overflow"]);
     assert_eq!(b.status, 102, "{}{}", b.stdout, b.stderr);

@@ -6,6 +6,9 @@
 //! - `overflow`: a task recurses without bound. In the image: a stack-overflow
 //!   report (the guard page below the stack), status 102. Hosted: Rust's
 //!   stack-overflow message and SIGABRT.
+//! - `wild`: a task writes beyond the end of RAM (at 3 GiB). In the image,
+//!   where only RAM is mapped: a page-fault report, status 102. Hosted:
+//!   SIGSEGV.
 //! - `oom`: a task keeps 1 MiB blocks until the heap runs out. In the image:
 //!   an out-of-memory report with the request and the heap's size, status
 //!   103. Hosted: it would eat the machine's memory, so it refuses.
@@ -57,13 +60,22 @@ async fn main() -> Result<(), &'static str> {
         "oom" => {
             Err("`faults oom` runs only in the image: hosted, it would eat this machine's memory")
         }
+        "wild" => {
+            spawn_named("wanderer", async {
+                let target = core::hint::black_box(0xc000_0000usize as *mut u64);
+                // SAFETY: none; this is the bug the app exists to show.
+                unsafe { target.write_volatile(7) };
+            })
+            .await;
+            Ok(())
+        }
         "overflow" => {
             let depth = spawn_named("recurser", async { recurse(core::hint::black_box(1)) }).await;
             chanos::println!("unreachable: recursed {depth} times");
             Ok(())
         }
         _ => {
-            eprintln!("usage: faults panic|error|null|overflow|oom");
+            eprintln!("usage: faults panic|error|null|wild|overflow|oom");
             chanos::env::exit(64);
         }
     }

@@ -3,7 +3,8 @@
 //! One file per hardware concern:
 //! - `boot`: the PVH (QEMU) and hermit (uhyve) entries and boot notes;
 //! - `cpu`: GDT, TSS with separate stacks for faults, IDT, exception reports;
-//! - `paging`: the page tables (identity map, unmapped null and guard pages);
+//! - `paging`: the page tables (identity map of RAM from the memory map,
+//!   unmapped null and guard pages);
 //! - `heap`: the global allocator (talc) and the out-of-memory report;
 //! - `console`: 16550 serial (QEMU) or uhyve hypercalls; exit;
 //! - `clock`: the TSC, calibrated, as the monotonic clock;
@@ -82,7 +83,7 @@ unsafe extern "C" fn chanos_boot(info: u64, entry: u64) -> ! {
     MACHINE.store(machine as u8, Ordering::Relaxed);
     console::init(machine);
     cpu::init();
-    paging::init();
+    paging::init(facts.ram.1);
     heap::init(facts.ram);
     clock::init(machine, facts.tsc_khz);
     apic::init();

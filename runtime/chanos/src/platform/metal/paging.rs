@@ -1,4 +1,7 @@
-//! The page tables: an identity map of the first 4 GiB, built at boot.
+//! The page tables, built at boot from the memory map: an identity map of
+//! RAM (from address 0 to the end of the RAM the boot protocol reported,
+//! below 3 GiB) and of the local APIC's registers; nothing else is mapped,
+//! so a wild pointer beyond RAM faults instead of reading nothing.
 //!
 //! 2 MiB pages everywhere, except the 2 MiB regions that hold a page left
 //! unmapped on purpose, which get 4 KiB pages: page 0, so that a null
@@ -64,8 +67,8 @@ fn split_region(table: &mut Table, base: u64, holes: &[u64]) {
     }
 }
 
-/// Builds the page tables and switches to them.
-pub(super) fn init() {
+/// Builds the page tables for RAM up to `ram_end` and switches to them.
+pub(super) fn init(ram_end: u64) {
     let guards = boot::guard_pages();
     let holes = [0, guards[0], guards[1], guards[2]];
     // SAFETY: boot runs once, on one core, before the tables are in use.
@@ -75,12 +78,13 @@ pub(super) fn init() {
         tables.pdpt.0[gib] = addr(pd) | PRESENT | WRITABLE;
         for (i, entry) in pd.0.iter_mut().enumerate() {
             let base = (gib as u64) << 30 | (i as u64) * TWO_MIB;
-            let cache = if base == APIC_BASE {
-                NO_CACHE | WRITE_THROUGH
+            *entry = if base == APIC_BASE {
+                base | PRESENT | WRITABLE | HUGE | NO_CACHE | WRITE_THROUGH
+            } else if base < ram_end {
+                base | PRESENT | WRITABLE | HUGE
             } else {
                 0
             };
-            *entry = base | PRESENT | WRITABLE | HUGE | cache;
         }
     }
     // Each region with a hole gets a table of its own (regions repeat when
@@ -89,7 +93,7 @@ pub(super) fn init() {
     for hole in holes {
         let region = hole & !(TWO_MIB - 1);
         let (gib, index) = ((region >> 30) as usize, ((region >> 21) & 511) as usize);
-        if tables.pd[gib].0[index] & HUGE == 0 {
+        if tables.pd[gib].0[index] & (PRESENT | HUGE) == PRESENT {
             continue; // already split
         }
         let table = &mut tables.split[used];
@@ -99,6 +103,6 @@ pub(super) fn init() {
     }
     let root = PhysFrame::containing_address(PhysAddr::new(addr(&tables.pml4)));
     // SAFETY: the new tables identity-map everything the kernel uses (all of
-    // the first 4 GiB but the null and guard pages), so execution goes on.
+    // RAM but the null and guard pages, and the APIC), so execution goes on.
     unsafe { Cr3::write(root, Cr3Flags::empty()) };
 }
