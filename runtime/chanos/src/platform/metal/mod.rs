@@ -22,6 +22,7 @@ mod clock;
 mod console;
 mod cpu;
 mod heap;
+mod once;
 mod paging;
 
 use super::Stream;
@@ -77,7 +78,9 @@ pub(super) struct BootFacts {
 #[no_mangle]
 unsafe extern "C" fn chanos_boot(info: u64, entry: u64) -> ! {
     let (machine, facts) = match entry {
+        // SAFETY: `info` is what the entry that ran passed (our caller's promise).
         0 => (Machine::Qemu, unsafe { pvh_facts(info) }),
+        // SAFETY: as above.
         _ => (Machine::Uhyve, unsafe { uhyve_facts(info) }),
     };
     MACHINE.store(machine as u8, Ordering::Relaxed);
@@ -181,8 +184,8 @@ unsafe fn c_str(ptr: *const u8) -> Option<&'static str> {
     bytes.to_str().ok()
 }
 
-static CMDLINE: spin_cell::Once<Vec<String>> = spin_cell::Once::new();
-static LOG_LEVEL: spin_cell::Once<Option<String>> = spin_cell::Once::new();
+static CMDLINE: once::Once<Vec<String>> = once::Once::new();
+static LOG_LEVEL: once::Once<Option<String>> = once::Once::new();
 
 /// Splits the command line into the app's arguments and chanos's own
 /// options (`chanos.log=LEVEL`). Arguments after a `--` are all the app's.
@@ -204,45 +207,6 @@ fn set_cmdline(cmdline: Option<&'static str>) {
     }
     CMDLINE.set(args);
     LOG_LEVEL.set(log);
-}
-
-/// Small write-once cells for boot facts (set before any task runs).
-mod spin_cell {
-    use core::cell::UnsafeCell;
-    use core::sync::atomic::{AtomicBool, Ordering};
-
-    pub(crate) struct Once<T> {
-        set: AtomicBool,
-        value: UnsafeCell<Option<T>>,
-    }
-
-    // SAFETY: written once, before it is first read (`set` publishes it).
-    unsafe impl<T: Send + Sync> Sync for Once<T> {}
-
-    impl<T> Once<T> {
-        pub(crate) const fn new() -> Self {
-            Once {
-                set: AtomicBool::new(false),
-                value: UnsafeCell::new(None),
-            }
-        }
-
-        pub(crate) fn set(&self, value: T) {
-            assert!(!self.set.load(Ordering::Acquire), "set twice");
-            // SAFETY: nobody reads before `set` is true, and it is set once.
-            unsafe { *self.value.get() = Some(value) };
-            self.set.store(true, Ordering::Release);
-        }
-
-        pub(crate) fn get(&self) -> Option<&T> {
-            if self.set.load(Ordering::Acquire) {
-                // SAFETY: set once, never written again.
-                unsafe { (*self.value.get()).as_ref() }
-            } else {
-                None
-            }
-        }
-    }
 }
 
 // ---- the platform API used by the executor ----
@@ -342,7 +306,7 @@ pub(crate) fn log_level() -> Option<String> {
     LOG_LEVEL.get().cloned().flatten()
 }
 
-static DESCRIBE_RUNNING: spin_cell::Once<fn() -> String> = spin_cell::Once::new();
+static DESCRIBE_RUNNING: once::Once<fn() -> String> = once::Once::new();
 
 /// Names the running task in panic and exception reports.
 pub(crate) fn install_panic_report(describe: fn() -> String) {
