@@ -1,6 +1,6 @@
 //! The apps behave as their docs say, run as hosted programs.
 
-use chanos_tests::{run_app, stderr, stdout};
+use chanos_tests::{run_app, run_app_with_env, stderr, stdout};
 
 #[test]
 fn hello_prints_the_greeting_it_received() {
@@ -119,4 +119,24 @@ fn pingpong_prints_both_round_trips() {
         let ns: f64 = fields[2].parse().expect("a number");
         assert!(ns > 0.0, "{line}");
     }
+}
+
+#[test]
+fn the_log_level_comes_from_chanos_log_and_a_bad_one_is_named() {
+    let out = run_app_with_env("hello", &[], &[("CHANOS_LOG", "loud")]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        stderr(&out).contains("log level \"loud\" is not one of"),
+        "{}",
+        stderr(&out)
+    );
+    let debug = run_app_with_env("hello", &[], &[("CHANOS_LOG", "debug")]);
+    assert_eq!(debug.status.code(), Some(0));
+    let log = stderr(&debug);
+    assert!(
+        log.contains("DEBUG chanos::__private] platform: hosted"),
+        "{log}"
+    );
+    let quiet = run_app("hello", &[]);
+    assert_eq!(stderr(&quiet), "", "warn is the default: nothing to say");
 }

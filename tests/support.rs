@@ -44,11 +44,17 @@ pub fn app_dir() -> PathBuf {
 
 /// Runs app `name` with `args`, with a time limit, and returns its output.
 pub fn run_app(name: &str, args: &[&str]) -> Output {
+    run_app_with_env(name, args, &[])
+}
+
+/// Like `run_app`, with extra environment variables.
+pub fn run_app_with_env(name: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
     let binary = app_dir().join(name);
     Command::new("timeout")
         .arg("60")
         .arg(&binary)
         .args(args)
+        .envs(env.iter().copied())
         .output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", binary.display()))
 }

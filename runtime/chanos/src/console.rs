@@ -75,9 +75,18 @@ impl log::Log for ConsoleLogger {
 /// (`CHANOS_LOG` hosted), `warn` by default.
 pub(crate) fn init_logger() {
     static LOGGER: ConsoleLogger = ConsoleLogger;
-    let level = platform::log_level()
-        .and_then(|l| l.parse::<log::LevelFilter>().ok())
-        .unwrap_or(log::LevelFilter::Warn);
+    let asked = platform::log_level();
+    let level = match asked.as_deref().map(str::parse::<log::LevelFilter>) {
+        None => log::LevelFilter::Warn,
+        Some(Ok(level)) => level,
+        Some(Err(_)) => {
+            crate::eprintln!(
+                "chanos: log level {:?} is not one of off, error, warn, info, debug, trace; using warn",
+                asked.unwrap_or_default()
+            );
+            log::LevelFilter::Warn
+        }
+    };
     if log::set_logger(&LOGGER).is_ok() {
         log::set_max_level(level);
     }
