@@ -139,26 +139,26 @@ fn pipe_round_trips(n: u64) -> f64 {
     ns
 }
 
-fn throughput(producers: u64, n: u64, crossbeam: bool) {
+/// P producer threads send `n` messages in all through one channel made by
+/// `make`; this thread receives them.
+fn throughput<Tx, Rx>(
+    producers: u64,
+    n: u64,
+    make: fn() -> (Tx, Rx),
+    send: fn(&Tx, u64),
+    recv: fn(&Rx) -> Option<u64>,
+) where
+    Tx: Clone + Send + 'static,
+{
     let per = n / producers;
     let start = Instant::now();
-    let received = if crossbeam {
-        let (tx, rx) = crossbeam_channel::bounded::<u64>(1024);
-        for _ in 0..producers {
-            let tx = tx.clone();
-            thread::spawn(move || (0..per).for_each(|i| tx.send(i).unwrap()));
-        }
-        drop(tx);
-        rx.iter().count() as u64
-    } else {
-        let (tx, rx) = mpsc::sync_channel::<u64>(1024);
-        for _ in 0..producers {
-            let tx = tx.clone();
-            thread::spawn(move || (0..per).for_each(|i| tx.send(i).unwrap()));
-        }
-        drop(tx);
-        rx.iter().count() as u64
-    };
+    let (tx, rx) = make();
+    for _ in 0..producers {
+        let tx = tx.clone();
+        thread::spawn(move || (0..per).for_each(|i| send(&tx, i)));
+    }
+    drop(tx);
+    let received = std::iter::from_fn(|| recv(&rx)).count() as u64;
     assert_eq!(received, per * producers);
     let rate = received as f64 / start.elapsed().as_secs_f64();
     report(&format!("throughput_{producers}p"), rate, "msg/s");
@@ -224,8 +224,20 @@ fn main() {
             other.join().unwrap();
             report("yield", ns_per_op(start, 2 * n), "ns");
         }
-        Some("throughput") => throughput(n, arg(&args, 2, 1_000_000), false),
-        Some("throughput-crossbeam") => throughput(n, arg(&args, 2, 1_000_000), true),
+        Some("throughput") => throughput(
+            n,
+            arg(&args, 2, 1_000_000),
+            || mpsc::sync_channel::<u64>(1024),
+            |tx, v| tx.send(v).unwrap(),
+            |rx| rx.recv().ok(),
+        ),
+        Some("throughput-crossbeam") => throughput(
+            n,
+            arg(&args, 2, 1_000_000),
+            || crossbeam_channel::bounded::<u64>(1024),
+            |tx, v| tx.send(v).unwrap(),
+            |rx| rx.recv().ok(),
+        ),
         Some("counter-atomic") => counter(n, false),
         Some("counter-mutex") => counter(n, true),
         _ => usage_error("usage: peer-threads MODE [N] (see the source's header for modes)"),
