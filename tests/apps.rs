@@ -140,3 +140,10 @@ fn the_log_level_comes_from_chanos_log_and_a_bad_one_is_named() {
     let quiet = run_app("hello", &[]);
     assert_eq!(stderr(&quiet), "", "warn is the default: nothing to say");
 }
+
+#[test]
+fn the_readme_api_screen_runs() {
+    let out = run_app("tour", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).starts_with("got 1\n"), "{}", stdout(&out));
+}

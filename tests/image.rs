@@ -78,6 +78,13 @@ fn hello_boots_and_exits_0() {
 }
 
 #[test]
+fn the_readme_api_screen_boots() {
+    let b = tcg("tour", &[]);
+    assert_eq!(b.status, 0, "{}{}", b.stdout, b.stderr);
+    assert!(b.stdout.starts_with("got 1\n"), "{}", b.stdout);
+}
+
+#[test]
 fn sieve_100_ends_with_541() {
     let b = tcg("sieve", &["100"]);
     assert_eq!(b.status, 0, "{}{}", b.stdout, b.stderr);
