@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 const APPS: &[&str] = &[
-    "hello", "sieve", "vending", "deadlock", "faults", "sleep", "args",
+    "hello", "sieve", "vending", "deadlock", "faults", "sleep", "args", "tour",
 ];
 
 /// Builds every image once, through the project's own script.
