@@ -99,6 +99,14 @@ impl<T> RecvArm<'_, T> {
             Held::Owned(r) => &r.chan,
         }
     }
+
+    /// Withdraws the waiter, if any; a value already handed to it goes on.
+    fn withdraw(&mut self) {
+        if let Some(token) = self.token.take() {
+            let waker = self.chan().state.borrow_mut().cancel_recv(token);
+            wake_one(waker);
+        }
+    }
 }
 
 impl<'a, T: 'static> IntoArm for Recv<'a, T> {
@@ -183,10 +191,7 @@ impl<T: 'static> ErasedArm for RecvArm<'_, T> {
     }
 
     fn cancel(&mut self) {
-        if let Some(token) = self.token.take() {
-            let waker = self.chan().state.borrow_mut().cancel_recv(token);
-            wake_one(waker);
-        }
+        self.withdraw();
     }
 
     fn describe(&self) -> (&'static str, Rc<dyn Labelled>) {
@@ -203,14 +208,7 @@ impl<T: 'static> SelectArm for RecvArm<'_, T> {
 
 impl<T> Drop for RecvArm<'_, T> {
     fn drop(&mut self) {
-        if let Some(token) = self.token.take() {
-            let chan = match &self.receiver {
-                Held::Borrowed(r) => &r.chan,
-                Held::Owned(r) => &r.chan,
-            };
-            let waker = chan.state.borrow_mut().cancel_recv(token);
-            wake_one(waker);
-        }
+        self.withdraw();
     }
 }
 
@@ -278,9 +276,9 @@ impl<T: 'static> ErasedArm for SendArm<'_, T> {
     }
 
     fn cancel(&mut self) {
-        if let Some(token) = self.token.take() {
-            // The value comes back undelivered; a later try may send it again.
-            self.value = self.sender.chan.state.borrow_mut().cancel_send(token);
+        // The value comes back undelivered; a later try may send it again.
+        if let Some(value) = self.withdraw() {
+            self.value = Some(value);
         }
     }
 
@@ -296,12 +294,17 @@ impl<T: 'static> SelectArm for SendArm<'_, T> {
     }
 }
 
+impl<T> SendArm<'_, T> {
+    /// Withdraws the waiter, if any, and returns its value if undelivered.
+    fn withdraw(&mut self) -> Option<T> {
+        let token = self.token.take()?;
+        self.sender.chan.state.borrow_mut().cancel_send(token)
+    }
+}
+
 impl<T> Drop for SendArm<'_, T> {
     fn drop(&mut self) {
-        if let Some(token) = self.token.take() {
-            let value = self.sender.chan.state.borrow_mut().cancel_send(token);
-            drop(value);
-        }
+        drop(self.withdraw());
     }
 }
 

@@ -43,6 +43,7 @@ impl BlockedTask {
             },
             WaitOn::Sleep => write!(waiting_on, "a timer"),
         };
+        header.wait.set(wait); // a report only reads
         BlockedTask {
             id: header.index,
             name: String::from(&*header.name),

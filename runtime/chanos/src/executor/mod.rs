@@ -50,7 +50,6 @@ pub(crate) struct Shared {
     tasks: RefCell<Vec<Option<Rc<dyn ErasedTask>>>>,
     queue: RefCell<VecDeque<&'static Slot>>,
     next: Cell<Option<&'static Slot>>,
-    running: Cell<Option<u32>>,
     /// The header of the running task, valid while it is polled.
     running_header: Cell<*const task::Header>,
     /// Whether the running task noted what it waits on during this poll.
@@ -127,7 +126,6 @@ impl Shared {
             tasks: RefCell::new(Vec::new()),
             queue: RefCell::new(VecDeque::new()),
             next: Cell::new(None),
-            running: Cell::new(None),
             running_header: Cell::new(core::ptr::null()),
             wait_noted: Cell::new(false),
             budget: Cell::new(OPS_PER_POLL),
@@ -151,7 +149,7 @@ impl Shared {
         if slot.queued.replace(true) {
             return;
         }
-        if self.running.get() == Some(slot.index) {
+        if self.running_index() == Some(slot.index) {
             // A task that wakes itself (yield) goes to the back of the line.
             self.queue.borrow_mut().push_back(slot);
         } else if let Some(previous) = self.next.replace(Some(slot)) {
@@ -218,14 +216,12 @@ impl Shared {
         // which is only noticed below, after the poll; nothing else removes
         // table entries while the executor runs.
         let task = unsafe { &*task };
-        self.running.set(Some(index));
         self.running_header.set(task.header());
         self.wait_noted.set(false);
         self.budget.set(OPS_PER_POLL);
         let waker = slot.waker();
         let finished = task.poll(&mut Context::from_waker(&waker)).is_ready();
         self.running_header.set(core::ptr::null());
-        self.running.set(None);
         if !finished && !self.wait_noted.get() {
             // Pending on something chanos cannot see: forget the old note.
             drop(task.header().wait.take());
@@ -434,13 +430,24 @@ fn polling() -> Option<&'static Shared> {
 }
 
 impl Shared {
+    /// The header of the task being polled, if any.
+    fn running_header(&self) -> Option<&task::Header> {
+        // SAFETY: `running_header` is non-null only while `poll_task` polls
+        // that task, whose `Rc` the task table holds, so the header is alive.
+        unsafe { self.running_header.get().as_ref() }
+    }
+
+    fn running_index(&self) -> Option<u32> {
+        self.running_header().map(|header| header.index)
+    }
+
     /// Notes what the running task waits on; `same` says whether the note
     /// already there says it, so that the common case touches no `Rc`.
     fn note_wait(&self, same: impl FnOnce(&WaitOn) -> bool, wait: impl FnOnce() -> WaitOn) {
         self.wait_noted.set(true);
-        // SAFETY: `running_header` is non-null only while `poll_task` polls
-        // that task, whose `Rc` the task table holds, so the header is alive.
-        let header = unsafe { &*self.running_header.get() };
+        let Some(header) = self.running_header() else {
+            return;
+        };
         // SAFETY: a shared look at the note, which nothing else touches
         // meanwhile: `same` only compares, and the executor is single-threaded.
         if same(unsafe { &*header.wait.as_ptr() }) {
@@ -519,10 +526,8 @@ pub(crate) fn refresh_timer(key: TimerKey, waker: &core::task::Waker) -> bool {
 /// "task 3 \"worker\"" for the task running now, or "the runtime" outside tasks.
 pub(crate) fn describe_running() -> alloc::string::String {
     let running = current().and_then(|shared| {
-        let index = shared.running.get()?;
-        let tasks = shared.tasks.try_borrow().ok()?;
-        let name = tasks.get(index as usize)?.as_ref()?.header().name.clone();
-        Some(alloc::format!("task {index} {name:?}"))
+        let header = shared.running_header()?;
+        Some(alloc::format!("task {} {:?}", header.index, header.name))
     });
     running.unwrap_or_else(|| "the runtime".into())
 }
