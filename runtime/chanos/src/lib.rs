@@ -49,8 +49,10 @@ pub mod console;
 pub mod env;
 mod executor;
 mod isolated;
+pub mod net;
 mod platform;
 pub mod select;
+mod stats;
 pub mod time;
 
 pub use chanos_macros::{main, select};
@@ -59,6 +61,7 @@ pub use executor::{
 };
 pub use isolated::Isolated;
 pub use log;
+pub use stats::{stats, Stats};
 
 /// What `#[chanos::main]` expands to. Not a stable API.
 #[doc(hidden)]

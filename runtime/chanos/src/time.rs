@@ -39,6 +39,11 @@ impl Instant {
     pub fn as_nanos(self) -> u64 {
         self.0
     }
+
+    /// The instant `ns` nanoseconds after the program started.
+    pub(crate) fn from_nanos(ns: u64) -> Instant {
+        Instant(ns)
+    }
 }
 
 fn nanos(d: Duration) -> u64 {

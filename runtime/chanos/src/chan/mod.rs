@@ -112,6 +112,7 @@ pub(crate) fn make<T: 'static>(
     name: Option<&'static str>,
     made_at: &'static Location<'static>,
 ) -> (Sender<T>, Receiver<T>) {
+    crate::stats::bump(|c| &c.channels_made);
     let chan = Rc::new(Chan {
         label: ChanLabel { name, made_at },
         state: RefCell::new(ChannelState::new(capacity)),
@@ -278,6 +279,12 @@ impl<T> Clone for Receiver<T> {
             chan: self.chan.clone(),
             stream: ops::RecvOp::Idle,
         }
+    }
+}
+
+impl<T> Drop for Chan<T> {
+    fn drop(&mut self) {
+        crate::stats::bump(|c| &c.channels_dropped);
     }
 }
 

@@ -183,6 +183,7 @@ impl<T> ChannelState<T> {
             self.send_waiters.remove(position)?
         };
         waiter.claim();
+        crate::stats::bump(|c| &c.messages);
         Some((waiter, value))
     }
 
@@ -190,10 +191,12 @@ impl<T> ChannelState<T> {
     fn offer(&mut self, value: T) -> Result<Option<Waker>, SendRefusal<T>> {
         if let Some(receiver) = self.claim_receiver() {
             self.handed.push((receiver.token, value));
+            crate::stats::bump(|c| &c.messages);
             return Ok(Some(receiver.waker));
         }
         if self.buf.len() < self.cap {
             self.buf.push_back(value);
+            crate::stats::bump(|c| &c.messages);
             return Ok(None);
         }
         Err(SendRefusal::Full(value))

@@ -58,6 +58,12 @@ pub(crate) struct Shared {
     budget: Cell<u32>,
     timers: timers::Timers,
     rng: Cell<u64>,
+    /// Outside wake sources (a NIC, a socket poller) that may wake a task
+    /// although no timer is pending: while any is held, nothing runnable
+    /// means "wait", not "deadlock".
+    wake_sources: Cell<u32>,
+    /// Runtime services started on demand (the network task's handle).
+    services: RefCell<Vec<Rc<dyn core::any::Any>>>,
 }
 
 // SAFETY: the fields not marked "any thread" are only touched by code that
@@ -131,6 +137,8 @@ impl Shared {
             budget: Cell::new(OPS_PER_POLL),
             timers: timers::Timers::default(),
             rng: Cell::new(seed | 1),
+            wake_sources: Cell::new(0),
+            services: RefCell::new(Vec::new()),
         }))
     }
 
@@ -227,6 +235,7 @@ impl Shared {
             drop(task.header().wait.take());
         }
         if finished {
+            crate::stats::bump(|c| &c.tasks_ended);
             let ended = self.tasks.borrow_mut()[index as usize].take();
             self.free.borrow_mut().push(index);
             drop(ended);
@@ -259,6 +268,7 @@ impl Shared {
             }
             match self.timers.next_live_deadline() {
                 Some(deadline) => self.parker.park(Some(deadline)),
+                None if self.wake_sources.get() > 0 => self.parker.park(None),
                 None if self.injector_is_empty() => return Err(self.deadlock_report()),
                 None => {}
             }
@@ -291,8 +301,11 @@ impl Shared {
             if tasks.iter().all(Option::is_none) {
                 break;
             }
+            let left = tasks.iter().flatten().count() as u64;
+            crate::stats::with(|c| c.tasks_ended.set(c.tasks_ended.get() + left));
             drop(tasks);
         }
+        drop(core::mem::take(&mut *self.services.borrow_mut()));
         self.timers.clear();
         self.queue.borrow_mut().clear();
         self.next.set(None);
@@ -397,6 +410,56 @@ where
     F::Output: Isolated + 'static,
 {
     task::spawn_on(expect_current(), name.into(), future)
+}
+
+/// Spawns a runtime-internal task (the network task), which may hold
+/// what apps may not: device handles, a socket poller.
+#[track_caller]
+pub(crate) fn spawn_service<F>(name: &'static str, future: F) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+{
+    task::spawn_on(expect_current(), TaskName::Borrowed(name), future)
+}
+
+/// The current executor's service of type `T`, made by `start` on first use.
+/// Services are dropped when the runtime shuts down.
+#[track_caller]
+pub(crate) fn service<T: 'static>(start: impl FnOnce() -> Rc<T>) -> Rc<T> {
+    let shared = expect_current();
+    let found = shared
+        .services
+        .borrow()
+        .iter()
+        .find_map(|s| s.clone().downcast::<T>().ok());
+    found.unwrap_or_else(|| {
+        let made = start();
+        shared.services.borrow_mut().push(made.clone());
+        made
+    })
+}
+
+/// Held while an outside source (a device interrupt, a socket poller) may
+/// wake a task: the executor then waits for it instead of reporting a
+/// deadlock when nothing else can run.
+pub(crate) struct WakeSource {
+    shared: &'static Shared,
+}
+
+impl WakeSource {
+    #[track_caller]
+    pub(crate) fn hold() -> WakeSource {
+        let shared = expect_current();
+        shared.wake_sources.set(shared.wake_sources.get() + 1);
+        WakeSource { shared }
+    }
+}
+
+impl Drop for WakeSource {
+    fn drop(&mut self) {
+        let held = &self.shared.wake_sources;
+        held.set(held.get() - 1);
+    }
 }
 
 /// Lets every other runnable task run once before this one goes on.

@@ -197,6 +197,7 @@ pub(super) fn spawn_on<F>(
 where
     F: Future + 'static,
 {
+    crate::stats::bump(|c| &c.tasks_spawned);
     let slot = shared.alloc_slot();
     let cell = Rc::new(TaskCell::new(slot.index, name, future));
     shared.insert_task(slot, cell.clone());

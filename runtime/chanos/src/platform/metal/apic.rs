@@ -110,6 +110,11 @@ pub(super) fn idle() {
     }
 }
 
+/// This core's local APIC id, where device interrupts are sent.
+pub(super) fn id() -> u8 {
+    (read(0x20) >> 24) as u8
+}
+
 pub(super) fn end_of_interrupt() {
     write(EOI, 0);
 }

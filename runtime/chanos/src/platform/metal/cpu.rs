@@ -19,6 +19,8 @@ use x86_64::VirtAddr;
 
 /// The vector of the local APIC timer.
 pub(super) const TIMER_VECTOR: u8 = 32;
+/// The vector of the network device's interrupt (through the I/O APIC).
+pub(super) const NET_VECTOR: u8 = 33;
 /// The local APIC's spurious-interrupt vector.
 pub(super) const SPURIOUS_VECTOR: u8 = 0xff;
 
@@ -76,6 +78,7 @@ pub(super) fn init() {
             .set_handler_fn(page_fault)
             .set_stack_index(PAGE_FAULT_IST);
         idt[TIMER_VECTOR].set_handler_fn(timer_interrupt);
+        idt[NET_VECTOR].set_handler_fn(net_interrupt);
         idt[SPURIOUS_VECTOR].set_handler_fn(spurious_interrupt);
         (*IDT.0.get()).load();
     }
@@ -188,6 +191,13 @@ extern "x86-interrupt" fn page_fault(frame: InterruptStackFrame, code: PageFault
 
 extern "x86-interrupt" fn timer_interrupt(_frame: InterruptStackFrame) {
     INTERRUPT_DEPTH.fetch_add(1, Ordering::Relaxed);
+    super::apic::end_of_interrupt();
+    INTERRUPT_DEPTH.fetch_sub(1, Ordering::Relaxed);
+}
+
+extern "x86-interrupt" fn net_interrupt(_frame: InterruptStackFrame) {
+    INTERRUPT_DEPTH.fetch_add(1, Ordering::Relaxed);
+    super::virtio::on_interrupt();
     super::apic::end_of_interrupt();
     INTERRUPT_DEPTH.fetch_sub(1, Ordering::Relaxed);
 }

@@ -8,7 +8,9 @@
 //! - `heap`: the global allocator (talc) and the out-of-memory report;
 //! - `console`: 16550 serial (QEMU) or uhyve hypercalls; exit;
 //! - `clock`: the TSC, calibrated, as the monotonic clock;
-//! - `apic`: the local APIC's one-shot timer, which ends an idle `hlt`.
+//! - `apic`: the local APIC's one-shot timer, which ends an idle `hlt`;
+//! - `ioapic`: routes device interrupt lines to vectors;
+//! - `virtio`: the virtio-net device (virtio-mmio), as a smoltcp device.
 //!
 //! The machine is decided once, at boot ([`Machine`]), and kept here; the
 //! rest of the platform asks [`machine`] rather than probing again.
@@ -22,8 +24,12 @@ mod clock;
 mod console;
 mod cpu;
 mod heap;
+mod ioapic;
 mod once;
 mod paging;
+mod virtio;
+
+pub(crate) use virtio::{open_net_device, NetDevice};
 
 use super::Stream;
 use alloc::string::String;
@@ -186,14 +192,26 @@ unsafe fn c_str(ptr: *const u8) -> Option<&'static str> {
 
 static CMDLINE: once::Once<Vec<String>> = once::Once::new();
 static LOG_LEVEL: once::Once<Option<String>> = once::Once::new();
+static NET_CONFIG: once::Once<Option<String>> = once::Once::new();
 
 /// Splits the command line into the app's arguments and chanos's own
-/// options (`chanos.log=LEVEL`). Arguments after a `--` are all the app's.
+/// options (`chanos.log=LEVEL`, `chanos.net=dhcp|ADDRESS/PREFIX[,GATEWAY]`).
+/// Arguments after a `--` are all the app's, except the device
+/// descriptions QEMU appends at the very end (`virtio_mmio.device=`).
 fn set_cmdline(cmdline: Option<&'static str>) {
     let mut args = Vec::new();
     let mut log = None;
+    let mut net = None;
+    let mut devices = Vec::new();
     let mut after_separator = false;
     for word in cmdline.unwrap_or("").split_whitespace() {
+        if let Some(device) = word.strip_prefix("virtio_mmio.device=") {
+            match virtio::MmioDevice::parse(device) {
+                Some(device) => devices.push(device),
+                None => log::warn!("cannot read the device description {word:?}"),
+            }
+            continue;
+        }
         match word {
             "--" if !after_separator => {
                 after_separator = true;
@@ -202,11 +220,21 @@ fn set_cmdline(cmdline: Option<&'static str>) {
             _ if !after_separator && word.starts_with("chanos.log=") => {
                 log = Some(String::from(&word["chanos.log=".len()..]));
             }
+            _ if !after_separator && word.starts_with("chanos.net=") => {
+                net = Some(String::from(&word["chanos.net=".len()..]));
+            }
             _ => args.push(String::from(word)),
         }
     }
     CMDLINE.set(args);
     LOG_LEVEL.set(log);
+    NET_CONFIG.set(net);
+    virtio::DEVICES.set(devices);
+}
+
+/// The network configuration from the command line (`chanos.net=`), if any.
+pub(crate) fn net_config() -> Option<&'static str> {
+    NET_CONFIG.get().and_then(Option::as_deref)
 }
 
 // ---- the platform API used by the executor ----

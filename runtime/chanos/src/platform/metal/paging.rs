@@ -1,13 +1,14 @@
 //! The page tables, built at boot from the memory map: an identity map of
 //! RAM (from address 0 to the end of the RAM the boot protocol reported,
-//! below 3 GiB) and of the local APIC's registers; nothing else is mapped,
+//! below 3 GiB) and of device registers (virtio-mmio, I/O APIC, local
+//! APIC); nothing else is mapped,
 //! so a wild pointer beyond RAM faults instead of reading nothing.
 //!
 //! 2 MiB pages everywhere, except the 2 MiB regions that hold a page left
 //! unmapped on purpose, which get 4 KiB pages: page 0, so that a null
 //! pointer faults, and the guard page below each stack, so that a stack
-//! overflow faults (and is reported, see `cpu`). The local APIC's registers
-//! are mapped uncached.
+//! overflow faults (and is reported, see `cpu`). Device registers are
+//! mapped uncached.
 
 use super::boot;
 use core::cell::UnsafeCell;
@@ -23,6 +24,9 @@ const HUGE: u64 = 1 << 7;
 const TWO_MIB: u64 = 2 << 20;
 /// Where the local APIC's registers are (its default base).
 pub(super) const APIC_BASE: u64 = 0xfee0_0000;
+/// The 2 MiB regions of device registers, mapped uncached: microvm's
+/// virtio-mmio slots (from 0xfeb0_0000), the I/O APICs, the local APIC.
+const DEVICE_REGIONS: [u64; 3] = [0xfea0_0000, super::ioapic::IOAPIC_BASE, APIC_BASE];
 
 #[repr(C, align(4096))]
 struct Table([u64; 512]);
@@ -78,7 +82,7 @@ pub(super) fn init(ram_end: u64) {
         tables.pdpt.0[gib] = addr(pd) | PRESENT | WRITABLE;
         for (i, entry) in pd.0.iter_mut().enumerate() {
             let base = (gib as u64) << 30 | (i as u64) * TWO_MIB;
-            *entry = if base == APIC_BASE {
+            *entry = if DEVICE_REGIONS.contains(&base) {
                 base | PRESENT | WRITABLE | HUGE | NO_CACHE | WRITE_THROUGH
             } else if base < ram_end {
                 base | PRESENT | WRITABLE | HUGE

@@ -1,0 +1,348 @@
+//! The network task: owns the backend's sockets and pumps bytes between
+//! them and the apps' channels. It runs whenever the device (or the socket
+//! poller), an app's channel or the stack's own timer wakes it, and sleeps
+//! otherwise: it never polls in a loop.
+
+use super::pump::{DatagramPump, ReadStep, StreamPump, WriteStep};
+use super::{
+    Datagram, Ipv4Addr, NetError, ReadResult, SocketAddr, TcpStream, DATAGRAM_QUEUE, STREAM_CHUNKS,
+};
+use crate::chan::{self, oneshot, Receiver, Sender, SinkSender};
+use crate::executor::WakeSource;
+use crate::time::{sleep_until, Instant, Sleep};
+use alloc::vec::Vec;
+use core::future::{poll_fn, Future};
+use core::pin::Pin;
+use core::task::{Context, Poll};
+use core::time::Duration;
+use futures_core::Stream;
+use futures_sink::Sink;
+
+/// How long a connection the app has let go of may go without moving a
+/// byte (the peer neither reads what is left nor answers our FIN) before it
+/// is reset.
+const LINGER: Duration = Duration::from_secs(10);
+/// Rounds of "pump, then let the stack work" per wake-up before the
+/// network task yields to the others.
+const ROUNDS_PER_POLL: u32 = 32;
+
+/// What apps ask of the network task.
+pub(crate) enum Request {
+    Listen {
+        port: u16,
+        backlog: usize,
+        reply: oneshot::Sender<Result<(Receiver<TcpStream>, u16), NetError>>,
+    },
+    BindUdp {
+        port: u16,
+        #[allow(clippy::type_complexity)] // a reply of three parts, named where it is made
+        reply: oneshot::Sender<Result<(Receiver<Datagram>, Sender<Datagram>, u16), NetError>>,
+    },
+    Address {
+        reply: oneshot::Sender<Option<Ipv4Addr>>,
+    },
+}
+
+/// A connection a listener accepted.
+pub(crate) struct Accepted<S> {
+    pub(crate) stream: S,
+    pub(crate) peer: SocketAddr,
+    pub(crate) local: SocketAddr,
+}
+
+/// What the network task needs from a TCP/IP implementation: smoltcp on a
+/// virtio-net device (the image), or Linux sockets (hosted). Every call
+/// must return at once; `poll` registers `cx` for when there is news.
+pub(crate) trait Backend: 'static {
+    type Stream;
+    type Listener;
+    type Datagram;
+
+    fn listen(&mut self, port: u16, backlog: usize) -> Result<(Self::Listener, u16), NetError>;
+    fn accept(&mut self, listener: &mut Self::Listener) -> Option<Accepted<Self::Stream>>;
+    fn close_listener(&mut self, listener: Self::Listener);
+
+    fn read(&mut self, stream: &mut Self::Stream) -> ReadStep<Vec<u8>>;
+    fn write(&mut self, stream: &mut Self::Stream, bytes: &[u8]) -> WriteStep;
+    /// Sends FIN once what was written has gone.
+    fn shutdown_write(&mut self, stream: &mut Self::Stream);
+    /// Lets the socket go: the app has dropped it and both directions are
+    /// over, or it lingered too long (then it may be reset).
+    fn release(&mut self, stream: Self::Stream);
+
+    fn bind_udp(&mut self, port: u16) -> Result<(Self::Datagram, u16), NetError>;
+    fn recv_datagram(&mut self, socket: &mut Self::Datagram) -> ReadStep<Datagram>;
+    fn send_datagram(&mut self, socket: &mut Self::Datagram, datagram: &Datagram) -> WriteStep;
+    fn release_udp(&mut self, socket: Self::Datagram);
+
+    fn address(&self) -> Option<Ipv4Addr>;
+    /// Moves packets between the device and the sockets (or collects the
+    /// poller's news); true when something happened that the pumps should see.
+    fn poll(&mut self, cx: &mut Context<'_>) -> bool;
+    /// When `poll` must run again even if nothing wakes the task, in
+    /// nanoseconds of [`Instant`] time.
+    fn deadline(&mut self) -> Option<u64>;
+}
+
+struct Listening<B: Backend> {
+    socket: B::Listener,
+    accepted: SinkSender<TcpStream>,
+}
+
+struct Connection<B: Backend> {
+    socket: B::Stream,
+    pump: StreamPump,
+    /// Once the app has let go of it: when it last moved a byte, in nanoseconds.
+    abandoned_at: Option<u64>,
+}
+
+struct Bound<B: Backend> {
+    socket: B::Datagram,
+    pump: DatagramPump,
+}
+
+struct Driver<B: Backend> {
+    backend: B,
+    requests: Receiver<Request>,
+    listeners: Vec<Listening<B>>,
+    connections: Vec<Connection<B>>,
+    udp: Vec<Bound<B>>,
+    alarm: Option<Sleep>,
+    /// Held while any socket is open: the device or the poller may wake us.
+    wake_source: Option<WakeSource>,
+}
+
+/// Spawns the network task, which serves `requests` until the runtime ends.
+pub(crate) fn start(requests: Receiver<Request>) {
+    crate::executor::spawn_service("network", async move {
+        match super::backend::open() {
+            Ok(backend) => {
+                let mut driver = Driver {
+                    backend,
+                    requests,
+                    listeners: Vec::new(),
+                    connections: Vec::new(),
+                    udp: Vec::new(),
+                    alarm: None,
+                    wake_source: None,
+                };
+                poll_fn(|cx| driver.poll(cx)).await
+            }
+            Err(error) => {
+                log::warn!("network: {error}");
+                while let Some(request) = requests.recv().await {
+                    refuse(request, &error);
+                }
+            }
+        }
+    });
+}
+
+fn refuse(request: Request, error: &NetError) {
+    // A requester that went away no longer needs the answer.
+    let _ = match request {
+        Request::Listen { reply, .. } => reply.send(Err(error.clone())).map_err(drop),
+        Request::BindUdp { reply, .. } => reply.send(Err(error.clone())).map_err(drop),
+        Request::Address { reply } => reply.send(None).map_err(drop),
+    };
+}
+
+impl<B: Backend> Driver<B> {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        for _ in 0..ROUNDS_PER_POLL {
+            self.take_requests(cx);
+            let mut busy = self.backend.poll(cx);
+            busy |= self.serve_listeners(cx);
+            busy |= self.serve_connections(cx);
+            busy |= self.serve_udp(cx);
+            if !busy {
+                self.arm_alarm(cx);
+                self.note_wake_source();
+                return Poll::Pending;
+            }
+        }
+        // Still busy: let the other tasks run, then go on.
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
+    fn take_requests(&mut self, cx: &mut Context<'_>) {
+        while let Poll::Ready(Some(request)) = Pin::new(&mut self.requests).poll_next(cx) {
+            let _ = match request {
+                Request::Listen {
+                    port,
+                    backlog,
+                    reply,
+                } => reply.send(self.listen(port, backlog)).map_err(drop),
+                Request::BindUdp { port, reply } => reply.send(self.bind_udp(port)).map_err(drop),
+                Request::Address { reply } => reply.send(self.backend.address()).map_err(drop),
+            };
+        }
+    }
+
+    fn listen(
+        &mut self,
+        port: u16,
+        backlog: usize,
+    ) -> Result<(Receiver<TcpStream>, u16), NetError> {
+        let (socket, port) = self.backend.listen(port, backlog)?;
+        let (accepted, incoming) = chan::bounded_named(backlog, "accepted connections");
+        self.listeners.push(Listening {
+            socket,
+            accepted: accepted.into_sink(),
+        });
+        Ok((incoming, port))
+    }
+
+    fn bind_udp(
+        &mut self,
+        port: u16,
+    ) -> Result<(Receiver<Datagram>, Sender<Datagram>, u16), NetError> {
+        let (socket, port) = self.backend.bind_udp(port)?;
+        let (to_app, incoming) = chan::bounded_named(DATAGRAM_QUEUE, "udp in");
+        let (outgoing, from_app) = chan::bounded_named(DATAGRAM_QUEUE, "udp out");
+        self.udp.push(Bound {
+            socket,
+            pump: DatagramPump::new(to_app, from_app),
+        });
+        Ok((incoming, outgoing, port))
+    }
+
+    /// Hands accepted connections to listeners with room in their queue.
+    fn serve_listeners(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut busy = false;
+        let mut i = 0;
+        while i < self.listeners.len() {
+            let listening = &mut self.listeners[i];
+            let open = loop {
+                match Pin::new(&mut listening.accepted).poll_flush(cx) {
+                    Poll::Pending => break true,
+                    Poll::Ready(Err(_)) => break false,
+                    Poll::Ready(Ok(())) if listening.accepted.get_ref().is_closed() => break false,
+                    Poll::Ready(Ok(())) => {}
+                }
+                let Some(accepted) = self.backend.accept(&mut listening.socket) else {
+                    break true;
+                };
+                busy = true;
+                let (stream, pump) = connect_channels(&accepted);
+                self.connections.push(Connection {
+                    socket: accepted.stream,
+                    pump,
+                    abandoned_at: None,
+                });
+                // `poll_flush` said the previous stream was taken: room for one.
+                let _ = Pin::new(&mut listening.accepted).start_send(stream);
+            };
+            if open {
+                i += 1;
+            } else {
+                let gone = self.listeners.swap_remove(i);
+                self.backend.close_listener(gone.socket);
+            }
+        }
+        busy
+    }
+
+    fn serve_connections(&mut self, cx: &mut Context<'_>) -> bool {
+        let now = Instant::now().as_nanos();
+        let mut busy = false;
+        let mut i = 0;
+        while i < self.connections.len() {
+            let connection = &mut self.connections[i];
+            let moved = connection
+                .pump
+                .pump(&mut self.backend, &mut connection.socket, cx);
+            busy |= moved;
+            if connection.pump.app_gone() && (moved || connection.abandoned_at.is_none()) {
+                connection.abandoned_at = Some(now);
+            }
+            let lingered = connection
+                .abandoned_at
+                .is_some_and(|at| now.saturating_sub(at) >= nanos(LINGER));
+            if connection.pump.finished() || lingered {
+                let gone = self.connections.swap_remove(i);
+                self.backend.release(gone.socket);
+                busy = true;
+            } else {
+                i += 1;
+            }
+        }
+        busy
+    }
+
+    fn serve_udp(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut busy = false;
+        let mut i = 0;
+        while i < self.udp.len() {
+            let bound = &mut self.udp[i];
+            busy |= bound.pump.pump(&mut self.backend, &mut bound.socket, cx);
+            if bound.pump.finished() {
+                let gone = self.udp.swap_remove(i);
+                self.backend.release_udp(gone.socket);
+            } else {
+                i += 1;
+            }
+        }
+        busy
+    }
+
+    /// Sets the timer for the stack's next deadline and the oldest lingering connection.
+    fn arm_alarm(&mut self, cx: &mut Context<'_>) {
+        let linger = self
+            .connections
+            .iter()
+            .filter_map(|c| c.abandoned_at)
+            .min()
+            .map(|at| at + nanos(LINGER));
+        let deadline = match (self.backend.deadline(), linger) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let Some(deadline) = deadline else {
+            self.alarm = None;
+            return;
+        };
+        let at = Instant::from_nanos(deadline);
+        if self
+            .alarm
+            .as_ref()
+            .is_none_or(|alarm| alarm.deadline() != at)
+        {
+            self.alarm = Some(sleep_until(at));
+        }
+        if let Some(alarm) = self.alarm.as_mut() {
+            if Pin::new(alarm).poll(cx).is_ready() {
+                self.alarm = None;
+                cx.waker().wake_by_ref();
+            }
+        }
+    }
+
+    fn note_wake_source(&mut self) {
+        let open =
+            !(self.listeners.is_empty() && self.connections.is_empty() && self.udp.is_empty());
+        match (open, self.wake_source.is_some()) {
+            (true, false) => self.wake_source = Some(WakeSource::hold()),
+            (false, true) => self.wake_source = None,
+            _ => {}
+        }
+    }
+}
+
+/// The two channels of a new connection: the app's end and the pump's.
+fn connect_channels<S>(accepted: &Accepted<S>) -> (TcpStream, StreamPump) {
+    let (to_app, reads) = chan::bounded_named::<ReadResult>(STREAM_CHUNKS, "tcp reads");
+    let (writes, from_app) = chan::bounded_named::<Vec<u8>>(STREAM_CHUNKS, "tcp writes");
+    let stream = TcpStream {
+        reads,
+        writes: Some(writes),
+        peer: accepted.peer,
+        local: accepted.local,
+    };
+    (stream, StreamPump::new(to_app.into_sink(), from_app))
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}

@@ -1,0 +1,294 @@
+//! The hosted backend: non-blocking Linux sockets, watched by mio.
+//!
+//! A poller thread blocks in `epoll_wait` (through mio) and, when a socket
+//! becomes ready, records which and wakes the network task: the same path
+//! any wake from another thread takes (the executor's injector). The
+//! network task reads and writes only sockets marked ready, and clears the
+//! mark when the kernel says "would block" (mio's readiness is
+//! edge-triggered: the next change wakes the task again).
+
+use super::driver::{Accepted, Backend};
+use super::pump::{ReadStep, WriteStep};
+use super::{Datagram, Ipv4Addr, NetError, CHUNK_BYTES};
+use alloc::collections::BTreeMap;
+use alloc::string::ToString;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::task::{Context, Waker};
+use mio::{Events, Interest, Token};
+use std::io::{ErrorKind, Read, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+const READ: u8 = 1;
+const WRITE: u8 = 2;
+/// The token of the waker that stops the poller thread.
+const STOP: Token = Token(usize::MAX);
+
+/// What the poller thread tells the network task.
+#[derive(Default)]
+struct News {
+    ready: Mutex<Vec<(usize, u8)>>,
+    task: Mutex<Option<Waker>>,
+    stop: AtomicBool,
+}
+
+pub(crate) struct Hosted {
+    registry: mio::Registry,
+    news: Arc<News>,
+    stopper: mio::Waker,
+    /// Readiness per socket token, as last reported and not yet used up.
+    ready: BTreeMap<usize, u8>,
+    next_token: usize,
+    scratch: Vec<u8>,
+}
+
+pub(crate) struct Socket<S> {
+    io: S,
+    token: usize,
+}
+
+pub(crate) fn open() -> Result<Hosted, NetError> {
+    let poll = mio::Poll::new().map_err(os)?;
+    let registry = poll.registry().try_clone().map_err(os)?;
+    let stopper = mio::Waker::new(poll.registry(), STOP).map_err(os)?;
+    let news = Arc::new(News::default());
+    let for_thread = news.clone();
+    std::thread::Builder::new()
+        .name("chanos-net-poller".into())
+        .spawn(move || watch(poll, &for_thread))
+        .map_err(os)?;
+    Ok(Hosted {
+        registry,
+        news,
+        stopper,
+        ready: BTreeMap::new(),
+        next_token: 0,
+        scratch: alloc::vec![0; CHUNK_BYTES],
+    })
+}
+
+/// The poller thread: waits for readiness and wakes the network task.
+fn watch(mut poll: mio::Poll, news: &News) {
+    let mut events = Events::with_capacity(256);
+    loop {
+        if let Err(error) = poll.poll(&mut events, None) {
+            if error.kind() == ErrorKind::Interrupted {
+                continue;
+            }
+            log::error!("network: the socket poller failed: {error}");
+            return;
+        }
+        if news.stop.load(Ordering::Acquire) {
+            return;
+        }
+        let mut ready = news.ready.lock().unwrap_or_else(|e| e.into_inner());
+        for event in &events {
+            let mut flags = 0;
+            if event.is_readable() || event.is_read_closed() || event.is_error() {
+                flags |= READ;
+            }
+            if event.is_writable() || event.is_write_closed() || event.is_error() {
+                flags |= WRITE;
+            }
+            ready.push((event.token().0, flags));
+        }
+        drop(ready);
+        let task = news.task.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(task) = task {
+            task.wake();
+        }
+    }
+}
+
+fn os(error: std::io::Error) -> NetError {
+    NetError::Os(error.to_string())
+}
+
+fn bind_error(port: u16, error: std::io::Error) -> NetError {
+    match error.kind() {
+        ErrorKind::AddrInUse => NetError::AddressInUse(port),
+        _ => NetError::Os(alloc::format!("cannot bind port {port}: {error}")),
+    }
+}
+
+impl Hosted {
+    fn register<S: mio::event::Source>(&mut self, mut io: S) -> Result<Socket<S>, NetError> {
+        let token = self.next_token;
+        self.next_token += 1;
+        self.registry
+            .register(
+                &mut io,
+                Token(token),
+                Interest::READABLE | Interest::WRITABLE,
+            )
+            .map_err(os)?;
+        // Try once before any event: edge-triggered readiness reports only changes.
+        self.ready.insert(token, READ | WRITE);
+        Ok(Socket { io, token })
+    }
+
+    fn forget<S: mio::event::Source>(&mut self, mut socket: Socket<S>) {
+        let _ = self.registry.deregister(&mut socket.io);
+        self.ready.remove(&socket.token);
+    }
+
+    fn is_ready(&self, token: usize, flag: u8) -> bool {
+        self.ready.get(&token).is_some_and(|f| f & flag != 0)
+    }
+
+    fn used_up(&mut self, token: usize, flag: u8) {
+        if let Some(flags) = self.ready.get_mut(&token) {
+            *flags &= !flag;
+        }
+    }
+}
+
+impl Drop for Hosted {
+    fn drop(&mut self) {
+        self.news.stop.store(true, Ordering::Release);
+        let _ = self.stopper.wake();
+    }
+}
+
+impl Backend for Hosted {
+    type Stream = Socket<mio::net::TcpStream>;
+    type Listener = Socket<mio::net::TcpListener>;
+    type Datagram = Socket<mio::net::UdpSocket>;
+
+    fn listen(&mut self, port: u16, _backlog: usize) -> Result<(Self::Listener, u16), NetError> {
+        let address = std::net::SocketAddr::from(([0, 0, 0, 0], port));
+        let io = mio::net::TcpListener::bind(address).map_err(|e| bind_error(port, e))?;
+        let port = io.local_addr().map_err(os)?.port();
+        Ok((self.register(io)?, port))
+    }
+
+    fn accept(&mut self, listener: &mut Self::Listener) -> Option<Accepted<Self::Stream>> {
+        while self.is_ready(listener.token, READ) {
+            match listener.io.accept() {
+                Ok((io, peer)) => {
+                    let local = io.local_addr().ok()?;
+                    // Small replies (HTTP) go out at once.
+                    let _ = io.set_nodelay(true);
+                    let stream = self.register(io).ok()?;
+                    return Some(Accepted {
+                        stream,
+                        peer,
+                        local,
+                    });
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    self.used_up(listener.token, READ);
+                }
+                // A connection that died in the queue: the next one may be fine.
+                Err(e) if e.kind() == ErrorKind::ConnectionAborted => {}
+                Err(e) => {
+                    log::warn!("network: accept failed: {e}");
+                    self.used_up(listener.token, READ);
+                }
+            }
+        }
+        None
+    }
+
+    fn close_listener(&mut self, listener: Self::Listener) {
+        self.forget(listener);
+    }
+
+    fn read(&mut self, stream: &mut Self::Stream) -> ReadStep<Vec<u8>> {
+        while self.is_ready(stream.token, READ) {
+            match stream.io.read(&mut self.scratch) {
+                Ok(0) => return ReadStep::Eof,
+                Ok(n) => return ReadStep::Data(self.scratch[..n].to_vec()),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == ErrorKind::WouldBlock => self.used_up(stream.token, READ),
+                Err(_) => return ReadStep::Failed(NetError::Reset),
+            }
+        }
+        ReadStep::WouldBlock
+    }
+
+    fn write(&mut self, stream: &mut Self::Stream, bytes: &[u8]) -> WriteStep {
+        while self.is_ready(stream.token, WRITE) {
+            match stream.io.write(bytes) {
+                Ok(n) => return WriteStep::Wrote(n),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == ErrorKind::WouldBlock => self.used_up(stream.token, WRITE),
+                Err(_) => return WriteStep::Failed,
+            }
+        }
+        WriteStep::WouldBlock
+    }
+
+    fn shutdown_write(&mut self, stream: &mut Self::Stream) {
+        let _ = stream.io.shutdown(std::net::Shutdown::Write);
+    }
+
+    fn release(&mut self, stream: Self::Stream) {
+        self.forget(stream);
+    }
+
+    fn bind_udp(&mut self, port: u16) -> Result<(Self::Datagram, u16), NetError> {
+        let address = std::net::SocketAddr::from(([0, 0, 0, 0], port));
+        let io = mio::net::UdpSocket::bind(address).map_err(|e| bind_error(port, e))?;
+        let port = io.local_addr().map_err(os)?.port();
+        Ok((self.register(io)?, port))
+    }
+
+    fn recv_datagram(&mut self, socket: &mut Self::Datagram) -> ReadStep<Datagram> {
+        while self.is_ready(socket.token, READ) {
+            match socket.io.recv_from(&mut self.scratch) {
+                Ok((n, peer)) => {
+                    let data = self.scratch[..n].to_vec();
+                    return ReadStep::Data(Datagram { data, peer });
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => self.used_up(socket.token, READ),
+                // E.g. an ICMP "port unreachable" for an earlier send: skip it.
+                Err(_) => {}
+            }
+        }
+        ReadStep::WouldBlock
+    }
+
+    fn send_datagram(&mut self, socket: &mut Self::Datagram, datagram: &Datagram) -> WriteStep {
+        while self.is_ready(socket.token, WRITE) {
+            match socket.io.send_to(&datagram.data, datagram.peer) {
+                Ok(n) => return WriteStep::Wrote(n),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => self.used_up(socket.token, WRITE),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(_) => return WriteStep::Failed,
+            }
+        }
+        WriteStep::WouldBlock
+    }
+
+    fn release_udp(&mut self, socket: Self::Datagram) {
+        self.forget(socket);
+    }
+
+    fn address(&self) -> Option<Ipv4Addr> {
+        None
+    }
+
+    fn poll(&mut self, cx: &mut Context<'_>) -> bool {
+        {
+            let mut task = self.news.task.lock().unwrap_or_else(|e| e.into_inner());
+            if !task.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                *task = Some(cx.waker().clone());
+            }
+        }
+        let news = core::mem::take(&mut *self.news.ready.lock().unwrap_or_else(|e| e.into_inner()));
+        let any = !news.is_empty();
+        for (token, flags) in news {
+            if let Some(ready) = self.ready.get_mut(&token) {
+                *ready |= flags;
+            }
+        }
+        any
+    }
+
+    fn deadline(&mut self) -> Option<u64> {
+        None
+    }
+}

@@ -1,0 +1,362 @@
+//! The image's backend: smoltcp on the virtio-net device, owned by the
+//! network task.
+//!
+//! Listening: smoltcp has no accept queue; a listening socket *becomes* the
+//! connection when a SYN arrives. So a listener keeps `backlog` sockets
+//! listening on its port, hands each one over once it is established, and
+//! puts a fresh one in its place. The address comes from DHCP, or from
+//! `chanos.net=ADDRESS/PREFIX[,GATEWAY]` on the command line.
+
+use super::driver::{Accepted, Backend};
+use super::pump::{ReadStep, WriteStep};
+use super::{Datagram, Ipv4Addr, NetError, SocketAddr, CHUNK_BYTES};
+use crate::platform::{self, NetDevice};
+use alloc::vec;
+use alloc::vec::Vec;
+use core::task::Context;
+use smoltcp::iface::{Config, Interface, PollResult, SocketHandle, SocketSet};
+use smoltcp::socket::{dhcpv4, tcp, udp};
+use smoltcp::time::Instant;
+use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, IpEndpoint, Ipv4Cidr};
+
+/// Per-connection buffers: the receive buffer is the TCP window.
+const TCP_BUFFER: usize = 32 * 1024;
+/// Per-UDP-socket buffers: datagrams and bytes.
+const UDP_PACKETS: usize = 32;
+const UDP_BYTES: usize = 64 * 1024;
+
+pub(crate) struct Stack {
+    device: NetDevice,
+    iface: Interface,
+    sockets: SocketSet<'static>,
+    dhcp: Option<SocketHandle>,
+    /// Sockets released while still closing; dropped once closed.
+    closing: Vec<SocketHandle>,
+    /// Ports with a listener or a bound UDP socket.
+    ports: Vec<(u16, bool)>,
+}
+
+pub(crate) struct Listener {
+    port: u16,
+    listening: Vec<SocketHandle>,
+}
+
+pub(crate) struct Stream {
+    handle: SocketHandle,
+}
+
+pub(crate) struct Udp {
+    handle: SocketHandle,
+    port: u16,
+}
+
+fn now() -> Instant {
+    Instant::from_micros((platform::now_ns() / 1000) as i64)
+}
+
+pub(crate) fn open() -> Result<Stack, NetError> {
+    let mut device = platform::open_net_device().ok_or(NetError::NoDevice)?;
+    let mac = EthernetAddress(device.mac());
+    let mut config = Config::new(HardwareAddress::Ethernet(mac));
+    config.random_seed = platform::seed();
+    let iface = Interface::new(config, &mut device, now());
+    let mut stack = Stack {
+        device,
+        iface,
+        sockets: SocketSet::new(Vec::new()),
+        dhcp: None,
+        closing: Vec::new(),
+        ports: Vec::new(),
+    };
+    match platform::net_config() {
+        None | Some("dhcp") => {
+            let handle = stack.sockets.add(dhcpv4::Socket::new());
+            stack.dhcp = Some(handle);
+            log::info!("network: {mac}, asking DHCP for an address");
+        }
+        Some(text) => {
+            let (cidr, gateway) = parse_static(text).ok_or_else(|| {
+                NetError::Os(alloc::format!(
+                    "chanos.net={text}: expected dhcp or ADDRESS/PREFIX[,GATEWAY]"
+                ))
+            })?;
+            stack.configure(cidr, gateway);
+        }
+    }
+    Ok(stack)
+}
+
+/// `10.0.2.15/24,10.0.2.2` -> the address and the gateway.
+fn parse_static(text: &str) -> Option<(Ipv4Cidr, Option<Ipv4Addr>)> {
+    let (cidr, gateway) = match text.split_once(',') {
+        Some((cidr, gateway)) => (cidr, Some(gateway.parse().ok()?)),
+        None => (text, None),
+    };
+    let (address, prefix) = cidr.split_once('/')?;
+    let prefix: u8 = prefix.parse().ok()?;
+    (prefix <= 32).then_some(())?;
+    Some((Ipv4Cidr::new(address.parse().ok()?, prefix), gateway))
+}
+
+/// The stack speaks IPv4 only.
+fn endpoint(address: SocketAddr) -> Option<IpEndpoint> {
+    match address {
+        SocketAddr::V4(v4) => Some(IpEndpoint::new((*v4.ip()).into(), v4.port())),
+        SocketAddr::V6(_) => None,
+    }
+}
+
+fn socket_addr(endpoint: IpEndpoint) -> SocketAddr {
+    SocketAddr::new(endpoint.addr.into(), endpoint.port)
+}
+
+impl Stack {
+    fn configure(&mut self, cidr: Ipv4Cidr, gateway: Option<Ipv4Addr>) {
+        self.iface.update_ip_addrs(|addresses| {
+            addresses.clear();
+            let _ = addresses.push(IpCidr::Ipv4(cidr));
+        });
+        self.iface.routes_mut().remove_default_ipv4_route();
+        if let Some(gateway) = gateway {
+            let _ = self.iface.routes_mut().add_default_ipv4_route(gateway);
+        }
+        log::info!(
+            "network: address {cidr}{}",
+            gateway.map_or(alloc::string::String::new(), |g| alloc::format!(
+                ", gateway {g}"
+            ))
+        );
+    }
+
+    fn poll_dhcp(&mut self) -> bool {
+        let Some(handle) = self.dhcp else {
+            return false;
+        };
+        let event = self.sockets.get_mut::<dhcpv4::Socket<'_>>(handle).poll();
+        match event {
+            None => false,
+            Some(dhcpv4::Event::Configured(config)) => {
+                let (address, router) = (config.address, config.router);
+                self.configure(address, router);
+                true
+            }
+            // Also what a fresh DHCP socket says first, before any lease.
+            Some(dhcpv4::Event::Deconfigured) => {
+                if self.iface.ipv4_addr().is_some() {
+                    log::warn!("network: the DHCP lease is lost");
+                    self.iface.update_ip_addrs(|addresses| addresses.clear());
+                }
+                true
+            }
+        }
+    }
+
+    fn new_listening(&mut self, port: u16) -> Option<SocketHandle> {
+        let mut socket = tcp::Socket::new(
+            tcp::SocketBuffer::new(vec![0; TCP_BUFFER]),
+            tcp::SocketBuffer::new(vec![0; TCP_BUFFER]),
+        );
+        socket.listen(port).ok()?;
+        socket.set_nagle_enabled(false);
+        Some(self.sockets.add(socket))
+    }
+
+    fn port_taken(&self, port: u16, tcp: bool) -> bool {
+        self.ports.contains(&(port, tcp))
+    }
+
+    fn free_port(&mut self, port: u16, tcp: bool) {
+        self.ports.retain(|&p| p != (port, tcp));
+    }
+
+    fn tcp(&mut self, handle: SocketHandle) -> &mut tcp::Socket<'static> {
+        self.sockets.get_mut::<tcp::Socket<'static>>(handle)
+    }
+
+    /// Drops the released sockets that have finished closing.
+    fn collect_closed(&mut self) {
+        let mut i = 0;
+        while i < self.closing.len() {
+            let handle = self.closing[i];
+            let state = self.tcp(handle).state();
+            if matches!(state, tcp::State::Closed | tcp::State::TimeWait) {
+                self.sockets.remove(self.closing.swap_remove(i));
+            } else {
+                i += 1;
+            }
+        }
+    }
+}
+
+impl Backend for Stack {
+    type Stream = Stream;
+    type Listener = Listener;
+    type Datagram = Udp;
+
+    fn listen(&mut self, port: u16, backlog: usize) -> Result<(Listener, u16), NetError> {
+        if port == 0 {
+            return Err(NetError::Os("listening needs a port number".into()));
+        }
+        if self.port_taken(port, true) {
+            return Err(NetError::AddressInUse(port));
+        }
+        let listening = (0..backlog)
+            .map(|_| self.new_listening(port))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| NetError::Os(alloc::format!("cannot listen on port {port}")))?;
+        self.ports.push((port, true));
+        Ok((Listener { port, listening }, port))
+    }
+
+    fn accept(&mut self, listener: &mut Listener) -> Option<Accepted<Stream>> {
+        let position = listener.listening.iter().position(|&handle| {
+            let state = self.tcp(handle).state();
+            !matches!(state, tcp::State::Listen | tcp::State::SynReceived)
+        })?;
+        let handle = listener.listening.swap_remove(position);
+        if let Some(fresh) = self.new_listening(listener.port) {
+            listener.listening.push(fresh);
+        }
+        let socket = self.tcp(handle);
+        let (Some(peer), Some(local)) = (socket.remote_endpoint(), socket.local_endpoint()) else {
+            // Reset before it was handed over: nothing to hand.
+            self.closing.push(handle);
+            return None;
+        };
+        Some(Accepted {
+            stream: Stream { handle },
+            peer: socket_addr(peer),
+            local: socket_addr(local),
+        })
+    }
+
+    fn close_listener(&mut self, listener: Listener) {
+        for handle in listener.listening {
+            self.tcp(handle).abort();
+            self.closing.push(handle);
+        }
+        self.free_port(listener.port, true);
+    }
+
+    fn read(&mut self, stream: &mut Stream) -> ReadStep<Vec<u8>> {
+        let socket = self.tcp(stream.handle);
+        if socket.can_recv() {
+            let taken = socket.recv(|ready| {
+                let n = ready.len().min(CHUNK_BYTES);
+                (n, ready[..n].to_vec())
+            });
+            return match taken {
+                Ok(bytes) => ReadStep::Data(bytes),
+                Err(_) => ReadStep::Failed(NetError::Reset),
+            };
+        }
+        if socket.may_recv() {
+            return ReadStep::WouldBlock;
+        }
+        match socket.state() {
+            // Our own SYN-time states cannot be here; Closed means a reset
+            // or a timeout (an orderly close passes a FIN state first).
+            tcp::State::Closed => ReadStep::Failed(NetError::Reset),
+            _ => ReadStep::Eof,
+        }
+    }
+
+    fn write(&mut self, stream: &mut Stream, bytes: &[u8]) -> WriteStep {
+        let socket = self.tcp(stream.handle);
+        if !socket.may_send() {
+            return WriteStep::Failed;
+        }
+        match socket.send_slice(bytes) {
+            Ok(0) => WriteStep::WouldBlock,
+            Ok(n) => WriteStep::Wrote(n),
+            Err(_) => WriteStep::Failed,
+        }
+    }
+
+    fn shutdown_write(&mut self, stream: &mut Stream) {
+        self.tcp(stream.handle).close();
+    }
+
+    fn release(&mut self, stream: Stream) {
+        let socket = self.tcp(stream.handle);
+        match socket.state() {
+            tcp::State::Closed | tcp::State::TimeWait => {
+                self.sockets.remove(stream.handle);
+                return;
+            }
+            // Both directions are over in order: the FIN exchange finishes here.
+            tcp::State::LastAck | tcp::State::Closing | tcp::State::FinWait2 => {}
+            // Released early (it lingered): reset it.
+            _ => socket.abort(),
+        }
+        self.closing.push(stream.handle);
+    }
+
+    fn bind_udp(&mut self, port: u16) -> Result<(Udp, u16), NetError> {
+        if port == 0 {
+            return Err(NetError::Os("binding needs a port number".into()));
+        }
+        if self.port_taken(port, false) {
+            return Err(NetError::AddressInUse(port));
+        }
+        let buffer = || {
+            udp::PacketBuffer::new(
+                vec![udp::PacketMetadata::EMPTY; UDP_PACKETS],
+                vec![0; UDP_BYTES],
+            )
+        };
+        let mut socket = udp::Socket::new(buffer(), buffer());
+        socket
+            .bind(port)
+            .map_err(|e| NetError::Os(alloc::format!("cannot bind udp port {port}: {e}")))?;
+        self.ports.push((port, false));
+        let handle = self.sockets.add(socket);
+        Ok((Udp { handle, port }, port))
+    }
+
+    fn recv_datagram(&mut self, socket: &mut Udp) -> ReadStep<Datagram> {
+        let socket = self.sockets.get_mut::<udp::Socket<'static>>(socket.handle);
+        match socket.recv() {
+            Ok((data, meta)) => ReadStep::Data(Datagram {
+                data: data.to_vec(),
+                peer: socket_addr(meta.endpoint),
+            }),
+            Err(_) => ReadStep::WouldBlock,
+        }
+    }
+
+    fn send_datagram(&mut self, socket: &mut Udp, datagram: &Datagram) -> WriteStep {
+        let socket = self.sockets.get_mut::<udp::Socket<'static>>(socket.handle);
+        let Some(peer) = endpoint(datagram.peer) else {
+            return WriteStep::Failed;
+        };
+        match socket.send_slice(&datagram.data, peer) {
+            Ok(()) => WriteStep::Wrote(datagram.data.len()),
+            Err(udp::SendError::BufferFull) => WriteStep::WouldBlock,
+            Err(udp::SendError::Unaddressable) => WriteStep::Failed,
+        }
+    }
+
+    fn release_udp(&mut self, socket: Udp) {
+        self.sockets.remove(socket.handle);
+        self.free_port(socket.port, false);
+    }
+
+    fn address(&self) -> Option<Ipv4Addr> {
+        self.iface.ipv4_addr()
+    }
+
+    fn poll(&mut self, cx: &mut Context<'_>) -> bool {
+        // First ask to be woken, then look: a packet in between still wakes us.
+        self.device.wake_on_interrupt(cx.waker());
+        let changed = self.iface.poll(now(), &mut self.device, &mut self.sockets);
+        let configured = self.poll_dhcp();
+        self.collect_closed();
+        changed == PollResult::SocketStateChanged || configured
+    }
+
+    fn deadline(&mut self) -> Option<u64> {
+        let at = self.iface.poll_at(now(), &self.sockets)?;
+        Some(at.total_micros().max(0) as u64 * 1000)
+    }
+}
