@@ -150,14 +150,38 @@ qemu_status_to_app() {
     fi
 }
 
+# QEMU_NET: the network part of QEMU's command line, set by
+# `qemu_forward`; empty means no network card.
+QEMU_NET=()
+
+# qemu_forward [udp:]HOST:GUEST...: gives the image a virtio-net card on QEMU
+# user networking (DHCP from QEMU; 10.0.2.15) with these ports of the host's
+# 127.0.0.1 forwarded to the image's ports.
+qemu_forward() {
+    local netdev="user,id=net0" forward proto host guest
+    for forward in "$@"; do
+        proto=tcp
+        case "$forward" in udp:*) proto=udp forward=${forward#udp:} ;; tcp:*) forward=${forward#tcp:} ;; esac
+        host=${forward%%:*} guest=${forward#*:}
+        [[ "$host" =~ ^[0-9]+$ && "$guest" =~ ^[0-9]+$ && "$host" -le 65535 && "$guest" -le 65535 ]] ||
+            die 64 "--forward wants [udp:]HOST_PORT:GUEST_PORT (e.g. 8080:80), not '$forward'"
+        netdev+=",hostfwd=$proto:127.0.0.1:$host-:$guest"
+    done
+    QEMU_NET=(-netdev "$netdev" -device virtio-net-device,netdev=net0)
+}
+
 # boot_qemu ACCEL IMAGE ARGS...: boots IMAGE under QEMU -M microvm; returns
-# the app's exit status.
+# the app's exit status. With a network card (QEMU_NET), ACPI is off so
+# that QEMU describes the card on the kernel command line.
 boot_qemu() {
     local accel=$1 image=$2
     shift 2
-    local status=0
-    ${BOOT_TIMEOUT:+timeout "$BOOT_TIMEOUT"} qemu-system-x86_64 -M microvm -accel "$accel" -cpu max -m 256M -smp 1 \
-        -no-reboot -display none -nodefaults -serial stdio -nic none \
+    local status=0 machine=microvm net=(-nic none)
+    if [ ${#QEMU_NET[@]} -gt 0 ]; then
+        machine=microvm,acpi=off net=("${QEMU_NET[@]}")
+    fi
+    ${BOOT_TIMEOUT:+timeout "$BOOT_TIMEOUT"} qemu-system-x86_64 -M "$machine" -accel "$accel" -cpu max -m 256M -smp 1 \
+        -no-reboot -display none -nodefaults -serial stdio "${net[@]}" \
         -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
         -kernel "$image" -append "$*" || status=$?
     return "$(qemu_status_to_app "$status")"

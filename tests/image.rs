@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 const APPS: &[&str] = &[
-    "hello", "sieve", "vending", "deadlock", "faults", "sleep", "args", "tour",
+    "hello", "sieve", "vending", "deadlock", "faults", "sleep", "args", "tour", "echo", "http",
 ];
 
 /// Builds every image once, through the project's own script.

@@ -1,0 +1,138 @@
+//! The server's responses: the statistics page, the metrics text, errors.
+
+use crate::Counts;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt::Write;
+
+/// A response before it is written out.
+pub(crate) struct Response {
+    status: &'static str,
+    content_type: &'static str,
+    extra_header: Option<&'static str>,
+    body: String,
+}
+
+impl Response {
+    fn new(status: &'static str, content_type: &'static str, body: String) -> Response {
+        Response {
+            status,
+            content_type,
+            extra_header: None,
+            body,
+        }
+    }
+
+    /// The bytes on the wire; `head_only` for HEAD requests.
+    pub(crate) fn into_bytes(self, keep_alive: bool, head_only: bool) -> Vec<u8> {
+        let mut out = format!(
+            "HTTP/1.1 {}\r\nServer: chanos\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: {}\r\n",
+            self.status,
+            self.content_type,
+            self.body.len(),
+            if keep_alive { "keep-alive" } else { "close" },
+        );
+        if let Some(header) = self.extra_header {
+            out.push_str(header);
+            out.push_str("\r\n");
+        }
+        out.push_str("\r\n");
+        if !head_only {
+            out.push_str(&self.body);
+        }
+        out.into_bytes()
+    }
+}
+
+/// The statistics, as (metric name, label, value) rows.
+fn rows(counts: &Counts) -> [(&'static str, &'static str, String); 8] {
+    let stats = chanos::stats();
+    let uptime = stats.uptime.as_millis();
+    [
+        (
+            "chanos_uptime_seconds",
+            "uptime (s)",
+            format!("{}.{:03}", uptime / 1000, uptime % 1000),
+        ),
+        ("chanos_tasks", "tasks alive", format!("{}", stats.tasks)),
+        (
+            "chanos_tasks_spawned_total",
+            "tasks spawned",
+            format!("{}", stats.tasks_spawned),
+        ),
+        (
+            "chanos_channels",
+            "channels alive",
+            format!("{}", stats.channels),
+        ),
+        (
+            "chanos_channels_made_total",
+            "channels made",
+            format!("{}", stats.channels_made),
+        ),
+        (
+            "chanos_messages_total",
+            "messages passed",
+            format!("{}", stats.messages),
+        ),
+        (
+            "http_connections_open",
+            "connections open",
+            format!("{}", counts.open),
+        ),
+        (
+            "http_requests_total",
+            "requests served",
+            format!("{}", counts.requests),
+        ),
+    ]
+}
+
+fn platform() -> &'static str {
+    if cfg!(target_os = "none") {
+        "booted image"
+    } else {
+        "hosted on Linux"
+    }
+}
+
+pub(crate) fn index(counts: &Counts) -> Response {
+    let mut body = format!(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>chanos</title>\
+         <meta http-equiv=\"refresh\" content=\"2\"></head>\n<body><h1>chanos</h1>\n\
+         <p>Green tasks that share nothing and talk over channels ({}).</p>\n<table>\n",
+        platform()
+    );
+    for (_, label, value) in rows(counts) {
+        let _ = writeln!(body, "<tr><td>{label}</td><td>{value}</td></tr>");
+    }
+    body.push_str("</table>\n<p><a href=\"/metrics\">/metrics</a></p></body></html>\n");
+    Response::new("200 OK", "text/html; charset=utf-8", body)
+}
+
+pub(crate) fn metrics(counts: &Counts) -> Response {
+    let mut body = String::new();
+    for (name, _, value) in rows(counts) {
+        let _ = writeln!(body, "{name} {value}");
+    }
+    Response::new("200 OK", "text/plain; version=0.0.4", body)
+}
+
+pub(crate) fn not_found() -> Response {
+    Response::new("404 Not Found", "text/plain", "not found\n".into())
+}
+
+pub(crate) fn not_allowed() -> Response {
+    let mut response = Response::new(
+        "405 Method Not Allowed",
+        "text/plain",
+        "only GET and HEAD\n".into(),
+    );
+    response.extra_header = Some("Allow: GET, HEAD");
+    response
+}
+
+pub(crate) fn bad_request(why: &str) -> Response {
+    Response::new("400 Bad Request", "text/plain", format!("{why}\n"))
+}

@@ -1,0 +1,415 @@
+//! The network apps, talked to from the host with real clients: curl for
+//! `http`, `loadgen` (scripts/peers) for `echo`, and raw sockets for bad
+//! input. Every test runs twice: against the hosted build (Linux sockets)
+//! and against the image booted under QEMU TCG (virtio-net, smoltcp, QEMU
+//! user networking with a port forward, as `scripts/run --forward` does).
+
+use chanos_tests::{app_dir, workspace_root};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream, UdpSocket};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Copy, PartialEq)]
+enum Where {
+    Hosted,
+    Tcg,
+}
+
+/// A running server app, killed (with its QEMU) when dropped.
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+/// Builds the network images once, through the project's own script.
+fn images() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let root = workspace_root();
+        let out = Command::new("bash")
+            .arg(root.join("scripts/image"))
+            .args(["echo", "http"])
+            .output()
+            .expect("bash runs");
+        assert!(
+            out.status.success(),
+            "scripts/image failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        root.join("target/image/x86_64-unknown-none/release")
+    })
+    .clone()
+}
+
+/// A port that is free for both TCP and UDP on 127.0.0.1 right now.
+fn free_port() -> u16 {
+    loop {
+        let tcp = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = tcp.local_addr().expect("address").port();
+        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// The QEMU command of `scripts/run APP --on tcg --forward P:G --forward udp:P:G`.
+fn qemu_command(app: &str, host: u16, guest: u16, args: &[&str]) -> Command {
+    let script = format!(
+        "source '{}/scripts/lib.sh' && qemu_forward {host}:{guest} udp:{host}:{guest} && boot_qemu tcg \"$@\"",
+        workspace_root().display()
+    );
+    let mut command = Command::new("bash");
+    command
+        .args(["-c", &script, "boot"])
+        .arg(images().join(app))
+        .args(args);
+    command
+}
+
+impl Server {
+    /// Starts `app` and waits until it prints that it listens.
+    fn start(on: Where, app: &str, args: &[&str]) -> Server {
+        let port = free_port();
+        let guest_port = if app == "http" { 80 } else { 7 };
+        let mut command = match on {
+            Where::Hosted => {
+                let mut command = Command::new(app_dir().join(app));
+                command.args(["--port", &port.to_string()]).args(args);
+                command
+            }
+            Where::Tcg => qemu_command(app, port, guest_port, args),
+        };
+        // A process group of its own, so that dropping the server stops QEMU too.
+        command
+            .process_group(0)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut child = command.spawn().expect("the server starts");
+        let stdout = child.stdout.take().expect("piped");
+        let (ready, started) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line.contains("listening on") || line.contains("serving on") {
+                    let _ = ready.send(());
+                }
+            }
+        });
+        let server = Server { child, port };
+        started
+            .recv_timeout(Duration::from_secs(120))
+            .unwrap_or_else(|_| panic!("{app} did not start listening"));
+        server
+    }
+
+    fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// CPU seconds used so far by the server's processes (QEMU, for an image).
+    fn cpu_seconds(&self) -> f64 {
+        let group = self.child.id().to_string();
+        let mut ticks = 0u64;
+        for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+                continue;
+            };
+            // Fields after the command name: state ppid pgrp ... utime(14) stime(15).
+            let Some((_, rest)) = stat.rsplit_once(") ") else {
+                continue;
+            };
+            let fields: Vec<&str> = rest.split(' ').collect();
+            if fields.get(2) == Some(&group.as_str()) {
+                ticks += fields[11].parse::<u64>().unwrap_or(0);
+                ticks += fields[12].parse::<u64>().unwrap_or(0);
+            }
+        }
+        ticks as f64 / 100.0
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+fn curl(args: &[&str]) -> String {
+    let out: Output = Command::new("curl")
+        .args(["--silent", "--show-error", "--max-time", "30"])
+        .args(args)
+        .output()
+        .expect("curl runs (scripts/test installs it)");
+    assert!(
+        out.status.success(),
+        "curl {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).replace('\r', "")
+}
+
+fn connect(server: &Server) -> TcpStream {
+    let stream = TcpStream::connect(server.address()).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("timeout");
+    stream
+}
+
+/// Everything the server sends until it closes; `Err` on a reset.
+fn read_to_close(stream: &mut TcpStream) -> std::io::Result<String> {
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer)?;
+    Ok(String::from_utf8_lossy(&answer).into_owned())
+}
+
+/// Sends `request` (from a thread, so a server that answers early cannot
+/// block us), then reads until the server closes.
+fn exchange(server: &Server, request: Vec<u8>) -> std::io::Result<String> {
+    let mut stream = connect(server);
+    let mut writer = stream.try_clone()?;
+    let sending = std::thread::spawn(move || {
+        let result = writer.write_all(&request);
+        let _ = writer.shutdown(Shutdown::Write);
+        result
+    });
+    let answer = read_to_close(&mut stream);
+    let _ = sending.join();
+    answer
+}
+
+/// "400 or a clean close": a 400 response, or nothing, but never a reset.
+fn assert_refused(what: &str, answer: std::io::Result<String>) {
+    let answer = answer.unwrap_or_else(|e| panic!("{what}: the connection failed: {e}"));
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 400 Bad Request"),
+        "{what}: got {answer:?}"
+    );
+}
+
+fn metric(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no metric {name} in {text}"))
+}
+
+// ---- the tests, each run hosted and booted ----
+
+fn echo_100_connections_of_1_mib(server: &Server) {
+    let out = Command::new(app_dir().join("loadgen"))
+        .args(["echo", &server.address(), "100", "1048576"])
+        .output()
+        .expect("loadgen runs");
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "loadgen failed: {log}");
+    assert!(
+        log.contains("100 connections x 1048576 bytes, every byte checked"),
+        "{log}"
+    );
+}
+
+fn echo_answers_udp(server: &Server) {
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    socket
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .expect("timeout");
+    let mut buffer = [0u8; 64];
+    // UDP may lose a datagram: ask a few times.
+    for attempt in 0..10 {
+        let message = format!("ping {attempt}");
+        socket
+            .send_to(message.as_bytes(), server.address())
+            .expect("send");
+        if let Ok((n, _)) = socket.recv_from(&mut buffer) {
+            assert_eq!(&buffer[..n], message.as_bytes());
+            return;
+        }
+    }
+    panic!("no UDP echo in 10 tries");
+}
+
+fn http_serves_pages_to_curl(server: &Server) {
+    let page = curl(&["--include", &server.url("/")]);
+    assert!(page.starts_with("HTTP/1.1 200 OK\n"), "{page}");
+    assert!(page.contains("Content-Type: text/html"), "{page}");
+    assert!(page.contains("<h1>chanos</h1>"), "{page}");
+    assert!(page.contains("<td>tasks alive</td>"), "{page}");
+
+    let metrics = curl(&[&server.url("/metrics")]);
+    assert!(metric(&metrics, "chanos_tasks") >= 3, "{metrics}");
+    assert!(metric(&metrics, "chanos_messages_total") > 0, "{metrics}");
+    assert!(metric(&metrics, "http_requests_total") >= 1, "{metrics}");
+    let later = curl(&[&server.url("/metrics")]);
+    assert!(
+        metric(&later, "http_requests_total") > metric(&metrics, "http_requests_total"),
+        "the statistics are live:\n{metrics}\n{later}"
+    );
+
+    // Keep-alive: two requests, one connection.
+    let connects = curl(&[
+        "--output",
+        "/dev/null",
+        "--output",
+        "/dev/null",
+        "--write-out",
+        "%{http_code} %{num_connects}\n",
+        &server.url("/"),
+        &server.url("/metrics"),
+    ]);
+    assert_eq!(connects, "200 1\n200 0\n");
+
+    let codes = |args: &[&str]| {
+        let mut all = vec!["--output", "/dev/null", "--write-out", "%{http_code}"];
+        all.extend_from_slice(args);
+        curl(&all)
+    };
+    assert_eq!(codes(&[&server.url("/no/such/page")]), "404");
+    assert_eq!(codes(&["--data", "x=1", &server.url("/")]), "405");
+    let head = curl(&["--head", &server.url("/metrics")]);
+    assert!(head.starts_with("HTTP/1.1 200 OK\n"), "{head}");
+    assert!(head.contains("Content-Length: "), "{head}");
+}
+
+fn http_survives_bad_clients(server: &Server) {
+    // A well-behaved client keeps being served meanwhile.
+    let address = server.address();
+    let steady = std::thread::spawn(move || {
+        Command::new(app_dir().join("loadgen"))
+            .args(["http", &address, "2", "4000"])
+            .output()
+            .expect("loadgen runs")
+    });
+
+    let garbage = exchange(server, b"\x00\x01\x02 garbage \xff\r\n\r\n".to_vec());
+    let garbage = garbage.expect("garbage: the connection failed");
+    assert!(
+        garbage.starts_with("HTTP/1.1 400 Bad Request"),
+        "{garbage:?}"
+    );
+
+    let mut long_header = b"GET / HTTP/1.1\r\nHost: x\r\nX-Long: ".to_vec();
+    long_header.extend(std::iter::repeat_n(b'a', 64 * 1024));
+    long_header.extend_from_slice(b"\r\n\r\n");
+    assert_refused("an overlong header line", exchange(server, long_header));
+
+    let mut long_line = b"GET /".to_vec();
+    long_line.extend(std::iter::repeat_n(b'a', 1 << 20));
+    long_line.extend_from_slice(b" HTTP/1.1\r\n\r\n");
+    assert_refused("a 1 MiB request line", exchange(server, long_line));
+
+    // Half-open: a request head that never ends. The idle timeout (2 s here)
+    // closes it cleanly.
+    let mut half_open = connect(server);
+    half_open
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        .expect("write");
+    let started = Instant::now();
+    assert_refused("a half-open request", read_to_close(&mut half_open));
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "the idle connection was not closed"
+    );
+
+    // Clients that vanish mid-request, some by reset.
+    for _ in 0..20 {
+        let mut gone = connect(server);
+        gone.write_all(b"GET /metrics HTTP/1.1\r\nHo")
+            .expect("write");
+        drop(gone);
+    }
+
+    let steady = steady.join().expect("steady client");
+    assert!(
+        steady.status.success(),
+        "a good client failed while bad ones came: {}",
+        String::from_utf8_lossy(&steady.stderr)
+    );
+    let page = curl(&["--include", &server.url("/")]);
+    assert!(page.starts_with("HTTP/1.1 200 OK\n"), "{page}");
+
+    // Every bad connection ends: only curl's own stays open.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let metrics = curl(&[&server.url("/metrics")]);
+        if metric(&metrics, "http_connections_open") <= 1 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "connections left open:\n{metrics}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+fn http_closes_when_asked(server: &Server) {
+    let answer = exchange(
+        server,
+        b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec(),
+    )
+    .expect("the connection works");
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+    assert!(answer.contains("Connection: close"), "{answer}");
+    assert!(answer.contains("chanos_uptime_seconds"), "{answer}");
+}
+
+macro_rules! hosted_and_booted {
+    ($($name:ident: $app:literal $args:expr;)*) => {
+        mod hosted {
+            use super::*;
+            $(#[test] fn $name() { super::$name(&Server::start(Where::Hosted, $app, $args)); })*
+        }
+        mod tcg {
+            use super::*;
+            $(#[test] fn $name() { super::$name(&Server::start(Where::Tcg, $app, $args)); })*
+        }
+    };
+}
+
+hosted_and_booted! {
+    echo_100_connections_of_1_mib: "echo" &[];
+    echo_answers_udp: "echo" &[];
+    http_serves_pages_to_curl: "http" &[];
+    http_survives_bad_clients: "http" &["--idle-secs", "2"];
+    http_closes_when_asked: "http" &[];
+}
+
+// ---- the image only ----
+
+#[test]
+fn an_image_without_a_network_card_says_so() {
+    let script = format!(
+        "source '{}/scripts/lib.sh' && boot_qemu tcg \"$@\"",
+        workspace_root().display()
+    );
+    let out = Command::new("timeout")
+        .args(["120", "bash", "-c", &script, "boot"])
+        .arg(images().join("echo"))
+        .output()
+        .expect("bash runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("no network device"), "{text}");
+}
+
+#[test]
+fn an_idle_image_server_does_not_spin() {
+    let server = Server::start(Where::Tcg, "http", &[]);
+    let _ = curl(&[&server.url("/metrics")]);
+    let before = server.cpu_seconds();
+    std::thread::sleep(Duration::from_secs(3));
+    let used = server.cpu_seconds() - before;
+    // A spinning guest would use the whole 3 s of a core.
+    assert!(used < 1.0, "QEMU used {used:.2} s of CPU in 3 s of idling");
+}
