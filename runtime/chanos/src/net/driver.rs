@@ -31,6 +31,8 @@ pub(crate) enum Request {
     Listen {
         port: u16,
         backlog: usize,
+        /// Closes when the app drops the listener.
+        watch: Receiver<()>,
         reply: oneshot::Sender<Result<(Receiver<TcpStream>, u16), NetError>>,
     },
     BindUdp {
@@ -87,6 +89,7 @@ pub(crate) trait Backend: 'static {
 struct Listening<B: Backend> {
     socket: B::Listener,
     accepted: SinkSender<TcpStream>,
+    watch: Receiver<()>,
 }
 
 struct Connection<B: Backend> {
@@ -172,8 +175,9 @@ impl<B: Backend> Driver<B> {
                 Request::Listen {
                     port,
                     backlog,
+                    watch,
                     reply,
-                } => reply.send(self.listen(port, backlog)).map_err(drop),
+                } => reply.send(self.listen(port, backlog, watch)).map_err(drop),
                 Request::BindUdp { port, reply } => reply.send(self.bind_udp(port)).map_err(drop),
                 Request::Address { reply } => reply.send(self.backend.address()).map_err(drop),
             };
@@ -184,12 +188,14 @@ impl<B: Backend> Driver<B> {
         &mut self,
         port: u16,
         backlog: usize,
+        watch: Receiver<()>,
     ) -> Result<(Receiver<TcpStream>, u16), NetError> {
         let (socket, port) = self.backend.listen(port, backlog)?;
         let (accepted, incoming) = chan::bounded_named(backlog, "accepted connections");
         self.listeners.push(Listening {
             socket,
             accepted: accepted.into_sink(),
+            watch,
         });
         Ok((incoming, port))
     }
@@ -214,26 +220,33 @@ impl<B: Backend> Driver<B> {
         let mut i = 0;
         while i < self.listeners.len() {
             let listening = &mut self.listeners[i];
-            let open = loop {
-                match Pin::new(&mut listening.accepted).poll_flush(cx) {
-                    Poll::Pending => break true,
-                    Poll::Ready(Err(_)) => break false,
-                    Poll::Ready(Ok(())) if listening.accepted.get_ref().is_closed() => break false,
-                    Poll::Ready(Ok(())) => {}
-                }
-                let Some(accepted) = self.backend.accept(&mut listening.socket) else {
-                    break true;
+            let dropped = matches!(
+                Pin::new(&mut listening.watch).poll_next(cx),
+                Poll::Ready(None)
+            );
+            let open = !dropped
+                && loop {
+                    match Pin::new(&mut listening.accepted).poll_flush(cx) {
+                        Poll::Pending => break true,
+                        Poll::Ready(Err(_)) => break false,
+                        Poll::Ready(Ok(())) if listening.accepted.get_ref().is_closed() => {
+                            break false
+                        }
+                        Poll::Ready(Ok(())) => {}
+                    }
+                    let Some(accepted) = self.backend.accept(&mut listening.socket) else {
+                        break true;
+                    };
+                    busy = true;
+                    let (stream, pump) = connect_channels(&accepted);
+                    self.connections.push(Connection {
+                        socket: accepted.stream,
+                        pump,
+                        abandoned_at: None,
+                    });
+                    // `poll_flush` said the previous stream was taken: room for one.
+                    let _ = Pin::new(&mut listening.accepted).start_send(stream);
                 };
-                busy = true;
-                let (stream, pump) = connect_channels(&accepted);
-                self.connections.push(Connection {
-                    socket: accepted.stream,
-                    pump,
-                    abandoned_at: None,
-                });
-                // `poll_flush` said the previous stream was taken: room for one.
-                let _ = Pin::new(&mut listening.accepted).start_send(stream);
-            };
             if open {
                 i += 1;
             } else {

@@ -160,6 +160,9 @@ impl TcpStream {
 pub struct TcpListener {
     accepted: Receiver<TcpStream>,
     port: u16,
+    /// Dropped with the listener, which closes the channel the network
+    /// task watches: that is how it learns to stop listening.
+    _lifeline: Sender<()>,
 }
 
 impl TcpListener {
@@ -172,14 +175,20 @@ impl TcpListener {
     /// Listens on `port`, queueing up to `backlog` accepted connections.
     pub async fn bind_with_backlog(port: u16, backlog: usize) -> Result<TcpListener, NetError> {
         let (reply, answer) = oneshot::channel();
+        let (lifeline, watch) = chan::bounded_named(0, "listener lifeline");
         request(driver::Request::Listen {
             port,
             backlog: backlog.max(1),
+            watch,
             reply,
         })
         .await?;
         let (accepted, port) = answer.await.map_err(|_| NetError::Closed)??;
-        Ok(TcpListener { accepted, port })
+        Ok(TcpListener {
+            accepted,
+            port,
+            _lifeline: lifeline,
+        })
     }
 
     /// The next connection.
