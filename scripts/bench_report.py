@@ -32,6 +32,8 @@ METRICS = {
     "image_bytes": ("image size (hello)", True),
     "boot_process_ms": ("boot: whole QEMU process, start to exit (hello)", True),
     "boot_to_main_ms": ("boot: first instruction to main (hello)", True),
+    "echo_throughput": ("TCP echo throughput (echo app, payload echoed)", False),
+    "http_requests_per_sec": ("HTTP requests per second, keep-alive (http app)", False),
 }
 
 
@@ -187,6 +189,13 @@ def main():
         "  divided by N (`/usr/bin/time -f %M`); chanos hosted, Tokio and Go only: a million",
         "  parked OS threads would need a million 8 MiB stacks, and the image's resident size is",
         "  QEMU's, not the guest's.",
+        "- Network: the `echo` and `http` apps, hosted (Linux sockets) and booted (virtio-net,",
+        "  smoltcp, QEMU user networking with a host port forward), driven from the host by",
+        "  `loadgen` (scripts/peers): `loadgen echo` opens its connections at once and sends each",
+        "  its bytes while reading them back (throughput = payload bytes echoed / wall time);",
+        "  `loadgen http` keeps connections alive and sends `GET /metrics` one at a time on each.",
+        "  Booted, every packet also crosses QEMU's user-mode network stack (slirp), so the image",
+        "  numbers are an upper bound on what TCG and slirp allow, not chanos alone.",
         "",
         "## Goals",
         "",

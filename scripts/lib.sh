@@ -198,6 +198,12 @@ boot_uhyve() {
 }
 
 # ensure_go: Go, for the benchmark's Go peer (Debian's golang-go).
+ensure_curl() {
+    command -v curl >/dev/null 2>&1 && return 0
+    say "installing curl (apt: curl): the network tests talk to the http app with it"
+    apt_install curl || die 69 "curl is missing and could not be installed: install curl."
+}
+
 ensure_go() {
     command -v go >/dev/null 2>&1 && return 0
     say "installing Go (apt: golang-go) for the benchmark's Go peer"

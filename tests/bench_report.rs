@@ -113,6 +113,15 @@ fn the_quick_benchmark_runs_every_system() {
         );
     }
     assert!(report.contains("## Goals"), "{report}");
+    for metric in ["TCP echo throughput", "HTTP requests per second"] {
+        for system in ["chanos (hosted)", "chanos image, emulated (TCG)"] {
+            assert!(
+                report.contains(&format!("| {metric} ("))
+                    && report.contains(&format!("| {system} |")),
+                "{metric} for {system} missing:\n{report}"
+            );
+        }
+    }
     assert!(dir.join("benchmarks.svg").exists() && dir.join("benchmarks.csv").exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -10,8 +10,7 @@ use std::net::{Shutdown, TcpListener, TcpStream, UdpSocket};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::sync::OnceLock;
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 #[derive(Clone, Copy, PartialEq)]
@@ -24,6 +23,8 @@ enum Where {
 struct Server {
     child: Child,
     port: u16,
+    /// What the server printed so far.
+    output: Arc<Mutex<String>>,
 }
 
 /// Builds the network images once, through the project's own script.
@@ -92,14 +93,23 @@ impl Server {
         let mut child = command.spawn().expect("the server starts");
         let stdout = child.stdout.take().expect("piped");
         let (ready, started) = mpsc::channel();
+        let output = Arc::new(Mutex::new(String::new()));
+        let printed = output.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let mut printed = printed.lock().unwrap();
+                printed.push_str(&line);
+                printed.push('\n');
                 if line.contains("listening on") || line.contains("serving on") {
                     let _ = ready.send(());
                 }
             }
         });
-        let server = Server { child, port };
+        let server = Server {
+            child,
+            port,
+            output,
+        };
         started
             .recv_timeout(Duration::from_secs(120))
             .unwrap_or_else(|_| panic!("{app} did not start listening"));
@@ -401,6 +411,42 @@ fn an_image_without_a_network_card_says_so() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("no network device"), "{text}");
+}
+
+#[test]
+fn an_image_takes_a_static_address_from_the_command_line() {
+    let server = Server::start(
+        Where::Tcg,
+        "echo",
+        &["chanos.net=10.0.2.15/24,10.0.2.2", "chanos.log=info"],
+    );
+    echo_answers_udp(&server);
+    let output = server.output.lock().unwrap().clone();
+    assert!(
+        output.contains("network: address 10.0.2.15/24, gateway 10.0.2.2"),
+        "{output}"
+    );
+    assert!(!output.contains("DHCP"), "{output}");
+}
+
+#[test]
+fn a_bad_static_address_is_a_clear_error() {
+    let script = format!(
+        "source '{}/scripts/lib.sh' && qemu_forward 1:7 && boot_qemu tcg \"$@\"",
+        workspace_root().display()
+    );
+    let out = Command::new("timeout")
+        .args(["120", "bash", "-c", &script, "boot"])
+        .arg(images().join("echo"))
+        .arg("chanos.net=10.0.2.300/24")
+        .output()
+        .expect("bash runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("chanos.net=10.0.2.300/24: expected dhcp or ADDRESS/PREFIX[,GATEWAY]"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -4,9 +4,7 @@
 //! otherwise: it never polls in a loop.
 
 use super::pump::{DatagramPump, ReadStep, StreamPump, WriteStep};
-use super::{
-    Datagram, Ipv4Addr, NetError, ReadResult, SocketAddr, TcpStream, DATAGRAM_QUEUE, STREAM_CHUNKS,
-};
+use super::{Datagram, NetError, ReadResult, SocketAddr, TcpStream, DATAGRAM_QUEUE, STREAM_CHUNKS};
 use crate::chan::{self, oneshot, Receiver, Sender, SinkSender};
 use crate::executor::WakeSource;
 use crate::time::{sleep_until, Instant, Sleep};
@@ -39,9 +37,6 @@ pub(crate) enum Request {
         port: u16,
         #[allow(clippy::type_complexity)] // a reply of three parts, named where it is made
         reply: oneshot::Sender<Result<(Receiver<Datagram>, Sender<Datagram>, u16), NetError>>,
-    },
-    Address {
-        reply: oneshot::Sender<Option<Ipv4Addr>>,
     },
 }
 
@@ -77,7 +72,6 @@ pub(crate) trait Backend: 'static {
     fn send_datagram(&mut self, socket: &mut Self::Datagram, datagram: &Datagram) -> WriteStep;
     fn release_udp(&mut self, socket: Self::Datagram);
 
-    fn address(&self) -> Option<Ipv4Addr>;
     /// Moves packets between the device and the sockets (or collects the
     /// poller's news); true when something happened that the pumps should see.
     fn poll(&mut self, cx: &mut Context<'_>) -> bool;
@@ -146,7 +140,6 @@ fn refuse(request: Request, error: &NetError) {
     let _ = match request {
         Request::Listen { reply, .. } => reply.send(Err(error.clone())).map_err(drop),
         Request::BindUdp { reply, .. } => reply.send(Err(error.clone())).map_err(drop),
-        Request::Address { reply } => reply.send(None).map_err(drop),
     };
 }
 
@@ -179,7 +172,6 @@ impl<B: Backend> Driver<B> {
                     reply,
                 } => reply.send(self.listen(port, backlog, watch)).map_err(drop),
                 Request::BindUdp { port, reply } => reply.send(self.bind_udp(port)).map_err(drop),
-                Request::Address { reply } => reply.send(self.backend.address()).map_err(drop),
             };
         }
     }

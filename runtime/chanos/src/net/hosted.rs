@@ -9,7 +9,7 @@
 
 use super::driver::{Accepted, Backend};
 use super::pump::{ReadStep, WriteStep};
-use super::{Datagram, Ipv4Addr, NetError, CHUNK_BYTES};
+use super::{Datagram, NetError, CHUNK_BYTES};
 use alloc::collections::BTreeMap;
 use alloc::string::ToString;
 use alloc::sync::Arc;
@@ -265,10 +265,6 @@ impl Backend for Hosted {
 
     fn release_udp(&mut self, socket: Self::Datagram) {
         self.forget(socket);
-    }
-
-    fn address(&self) -> Option<Ipv4Addr> {
-        None
     }
 
     fn poll(&mut self, cx: &mut Context<'_>) -> bool {

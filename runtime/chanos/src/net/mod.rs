@@ -274,14 +274,6 @@ impl UdpSocket {
     }
 }
 
-/// This machine's IPv4 address, once it has one: the image's address (from
-/// DHCP or the command line), or, hosted, none (Linux sockets bind to all).
-pub async fn local_ipv4() -> Result<Option<Ipv4Addr>, NetError> {
-    let (reply, answer) = oneshot::channel();
-    request(driver::Request::Address { reply }).await?;
-    answer.await.map_err(|_| NetError::Closed)
-}
-
 /// The network task's request channel, starting the task on first use.
 struct NetService {
     requests: Sender<driver::Request>,

@@ -342,10 +342,6 @@ impl Backend for Stack {
         self.free_port(socket.port, false);
     }
 
-    fn address(&self) -> Option<Ipv4Addr> {
-        self.iface.ipv4_addr()
-    }
-
     fn poll(&mut self, cx: &mut Context<'_>) -> bool {
         // First ask to be woken, then look: a packet in between still wakes us.
         self.device.wake_on_interrupt(cx.waker());
