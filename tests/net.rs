@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 enum Where {
     Hosted,
     Tcg,
+    Kvm,
 }
 
 /// A running server app, killed (with its QEMU) when dropped.
@@ -58,10 +59,10 @@ fn free_port() -> u16 {
     }
 }
 
-/// The QEMU command of `scripts/run APP --on tcg --forward P:G --forward udp:P:G`.
-fn qemu_command(app: &str, host: u16, guest: u16, args: &[&str]) -> Command {
+/// The QEMU command of `scripts/run APP --on ACCEL --forward P:G --forward udp:P:G`.
+fn qemu_command(accel: &str, app: &str, host: u16, guest: u16, args: &[&str]) -> Command {
     let script = format!(
-        "source '{}/scripts/lib.sh' && qemu_forward {host}:{guest} udp:{host}:{guest} && boot_qemu tcg \"$@\"",
+        "source '{}/scripts/lib.sh' && qemu_forward {host}:{guest} udp:{host}:{guest} && boot_qemu {accel} \"$@\"",
         workspace_root().display()
     );
     let mut command = Command::new("bash");
@@ -83,7 +84,8 @@ impl Server {
                 command.args(["--port", &port.to_string()]).args(args);
                 command
             }
-            Where::Tcg => qemu_command(app, port, guest_port, args),
+            Where::Tcg => qemu_command("tcg", app, port, guest_port, args),
+            Where::Kvm => qemu_command("kvm", app, port, guest_port, args),
         };
         // A process group of its own, so that dropping the server stops QEMU too.
         command
@@ -393,6 +395,34 @@ hosted_and_booted! {
     http_serves_pages_to_curl: "http" &[];
     http_survives_bad_clients: "http" &["--idle-secs", "2"];
     http_closes_when_asked: "http" &[];
+}
+
+/// Under QEMU with KVM, small workloads only: /dev/kvm may be a slow
+/// software virtualiser (kvm_pvm). Skipped, saying so, without /dev/kvm.
+mod kvm {
+    use super::*;
+
+    fn start(app: &str) -> Option<Server> {
+        if !std::path::Path::new("/dev/kvm").exists() {
+            eprintln!("skipped: no /dev/kvm on this machine");
+            return None;
+        }
+        Some(Server::start(Where::Kvm, app, &[]))
+    }
+
+    #[test]
+    fn http_serves_pages_to_curl() {
+        if let Some(server) = start("http") {
+            super::http_serves_pages_to_curl(&server);
+        }
+    }
+
+    #[test]
+    fn echo_answers_udp() {
+        if let Some(server) = start("echo") {
+            super::echo_answers_udp(&server);
+        }
+    }
 }
 
 // ---- the image only ----
