@@ -2,7 +2,7 @@
 //! QEMU with KVM when the machine has /dev/kvm (and uhyve), with small
 //! workloads, since /dev/kvm may be a slow software virtualiser.
 
-use chanos_tests::workspace_root;
+use chanos_tests::{build_images, workspace_root};
 use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::OnceLock;
@@ -12,23 +12,10 @@ const APPS: &[&str] = &[
     "hello", "sieve", "vending", "deadlock", "faults", "sleep", "args", "tour", "echo", "http",
 ];
 
-/// Builds every image once, through the project's own script.
+/// Builds every image once per test process.
 fn images() -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let root = workspace_root();
-        let out = Command::new("bash")
-            .arg(root.join("scripts/image"))
-            .args(APPS)
-            .output()
-            .expect("bash runs");
-        let log = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "scripts/image failed:\n{log}");
-        // Clippy cannot check the bare-metal code here; the compiler can.
-        assert!(!log.contains("warning"), "the image build warns:\n{log}");
-        root.join("target/image/x86_64-unknown-none/release")
-    })
-    .clone()
+    DIR.get_or_init(|| build_images(APPS)).clone()
 }
 
 struct Boot {

@@ -4,7 +4,7 @@
 //! and against the image booted under QEMU TCG (virtio-net, smoltcp, QEMU
 //! user networking with a port forward, as `scripts/run --forward` does).
 
-use chanos_tests::{app_dir, workspace_root};
+use chanos_tests::{app_dir, build_images, workspace_root};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream, UdpSocket};
 use std::os::unix::process::CommandExt;
@@ -28,24 +28,10 @@ struct Server {
     output: Arc<Mutex<String>>,
 }
 
-/// Builds the network images once, through the project's own script.
+/// Builds the network images once per test process.
 fn images() -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let root = workspace_root();
-        let out = Command::new("bash")
-            .arg(root.join("scripts/image"))
-            .args(["echo", "http"])
-            .output()
-            .expect("bash runs");
-        assert!(
-            out.status.success(),
-            "scripts/image failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        root.join("target/image/x86_64-unknown-none/release")
-    })
-    .clone()
+    DIR.get_or_init(|| build_images(&["echo", "http"])).clone()
 }
 
 /// A port that is free for both TCP and UDP on 127.0.0.1 right now.
@@ -427,19 +413,27 @@ mod kvm {
 
 // ---- the image only ----
 
-#[test]
-fn an_image_without_a_network_card_says_so() {
+/// Boots the echo image under TCG until it exits, after `setup` (shell
+/// code run before `boot_qemu`), and returns its status and console text.
+fn boot_echo_to_exit(setup: &str, args: &[&str]) -> (Option<i32>, String) {
     let script = format!(
-        "source '{}/scripts/lib.sh' && boot_qemu tcg \"$@\"",
+        "source '{}/scripts/lib.sh' && {setup} boot_qemu tcg \"$@\"",
         workspace_root().display()
     );
     let out = Command::new("timeout")
         .args(["120", "bash", "-c", &script, "boot"])
         .arg(images().join("echo"))
+        .args(args)
         .output()
         .expect("bash runs");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{text}");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    (out.status.code(), text)
+}
+
+#[test]
+fn an_image_without_a_network_card_says_so() {
+    let (status, text) = boot_echo_to_exit("", &[]);
+    assert_eq!(status, Some(1), "{text}");
     assert!(text.contains("no network device"), "{text}");
 }
 
@@ -461,18 +455,8 @@ fn an_image_takes_a_static_address_from_the_command_line() {
 
 #[test]
 fn a_bad_static_address_is_a_clear_error() {
-    let script = format!(
-        "source '{}/scripts/lib.sh' && qemu_forward 1:7 && boot_qemu tcg \"$@\"",
-        workspace_root().display()
-    );
-    let out = Command::new("timeout")
-        .args(["120", "bash", "-c", &script, "boot"])
-        .arg(images().join("echo"))
-        .arg("chanos.net=10.0.2.300/24")
-        .output()
-        .expect("bash runs");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{text}");
+    let (status, text) = boot_echo_to_exit("qemu_forward 1:7 &&", &["chanos.net=10.0.2.300/24"]);
+    assert_eq!(status, Some(1), "{text}");
     assert!(
         text.contains("chanos.net=10.0.2.300/24: expected dhcp or ADDRESS/PREFIX[,GATEWAY]"),
         "{text}"

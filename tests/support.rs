@@ -42,6 +42,22 @@ pub fn app_dir() -> PathBuf {
     .clone()
 }
 
+/// Builds the images of `apps` through the project's own script and
+/// returns their directory. Fails if the build prints a warning: clippy
+/// cannot check the bare-metal code here, the compiler can.
+pub fn build_images(apps: &[&str]) -> PathBuf {
+    let root = workspace_root();
+    let out = Command::new("bash")
+        .arg(root.join("scripts/image"))
+        .args(apps)
+        .output()
+        .expect("bash runs");
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "scripts/image failed:\n{log}");
+    assert!(!log.contains("warning"), "the image build warns:\n{log}");
+    root.join("target/image/x86_64-unknown-none/release")
+}
+
 /// Runs app `name` with `args`, with a time limit, and returns its output.
 pub fn run_app(name: &str, args: &[&str]) -> Output {
     run_app_with_env(name, args, &[])

@@ -2,7 +2,7 @@
 
 use crate::Counts;
 use alloc::format;
-use alloc::string::String;
+use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt::Write;
 
@@ -45,47 +45,31 @@ impl Response {
     }
 }
 
-/// The statistics, as (metric name, label, value) rows.
-fn rows(counts: &Counts) -> [(&'static str, &'static str, String); 8] {
+/// The statistics: metric names (for /metrics) and labels (for the page).
+const ROWS: [(&str, &str); 8] = [
+    ("chanos_uptime_seconds", "uptime (s)"),
+    ("chanos_tasks", "tasks alive"),
+    ("chanos_tasks_spawned_total", "tasks spawned"),
+    ("chanos_channels", "channels alive"),
+    ("chanos_channels_made_total", "channels made"),
+    ("chanos_messages_total", "messages passed"),
+    ("http_connections_open", "connections open"),
+    ("http_requests_total", "requests served"),
+];
+
+/// The statistics' values now, in the order of `ROWS`.
+fn values(counts: &Counts) -> [String; 8] {
     let stats = chanos::stats();
-    let uptime = stats.uptime.as_millis();
+    let ms = stats.uptime.as_millis();
     [
-        (
-            "chanos_uptime_seconds",
-            "uptime (s)",
-            format!("{}.{:03}", uptime / 1000, uptime % 1000),
-        ),
-        ("chanos_tasks", "tasks alive", format!("{}", stats.tasks)),
-        (
-            "chanos_tasks_spawned_total",
-            "tasks spawned",
-            format!("{}", stats.tasks_spawned),
-        ),
-        (
-            "chanos_channels",
-            "channels alive",
-            format!("{}", stats.channels),
-        ),
-        (
-            "chanos_channels_made_total",
-            "channels made",
-            format!("{}", stats.channels_made),
-        ),
-        (
-            "chanos_messages_total",
-            "messages passed",
-            format!("{}", stats.messages),
-        ),
-        (
-            "http_connections_open",
-            "connections open",
-            format!("{}", counts.open),
-        ),
-        (
-            "http_requests_total",
-            "requests served",
-            format!("{}", counts.requests),
-        ),
+        format!("{}.{:03}", ms / 1000, ms % 1000),
+        stats.tasks.to_string(),
+        stats.tasks_spawned.to_string(),
+        stats.channels.to_string(),
+        stats.channels_made.to_string(),
+        stats.messages.to_string(),
+        counts.open.to_string(),
+        counts.requests.to_string(),
     ]
 }
 
@@ -104,7 +88,7 @@ pub(crate) fn index(counts: &Counts) -> Response {
          <p>Green tasks that share nothing and talk over channels ({}).</p>\n<table>\n",
         platform()
     );
-    for (_, label, value) in rows(counts) {
+    for ((_, label), value) in ROWS.iter().zip(values(counts)) {
         let _ = writeln!(body, "<tr><td>{label}</td><td>{value}</td></tr>");
     }
     body.push_str("</table>\n<p><a href=\"/metrics\">/metrics</a></p></body></html>\n");
@@ -113,7 +97,7 @@ pub(crate) fn index(counts: &Counts) -> Response {
 
 pub(crate) fn metrics(counts: &Counts) -> Response {
     let mut body = String::new();
-    for (name, _, value) in rows(counts) {
+    for ((name, _), value) in ROWS.iter().zip(values(counts)) {
         let _ = writeln!(body, "{name} {value}");
     }
     Response::new("200 OK", "text/plain; version=0.0.4", body)
