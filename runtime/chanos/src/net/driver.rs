@@ -3,15 +3,18 @@
 //! poller), an app's channel or the stack's own timer wakes it, and sleeps
 //! otherwise: it never polls in a loop.
 
+use super::dirty::{Dirty, Mark};
 use super::pump::{DatagramPump, ReadStep, StreamPump, WriteStep};
 use super::{Datagram, NetError, ReadResult, SocketAddr, TcpStream, DATAGRAM_QUEUE, STREAM_CHUNKS};
 use crate::chan::{self, oneshot, Receiver, Sender, SinkSender};
 use crate::executor::WakeSource;
 use crate::time::{sleep_until, Instant, Sleep};
+use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::future::{poll_fn, Future};
 use core::pin::Pin;
-use core::task::{Context, Poll};
+use core::task::{Context, Poll, Waker};
 use core::time::Duration;
 use futures_core::Stream;
 use futures_sink::Sink;
@@ -59,8 +62,11 @@ pub(crate) trait Backend: 'static {
     fn accept(&mut self, listener: &mut Self::Listener) -> Option<Accepted<Self::Stream>>;
     fn close_listener(&mut self, listener: Self::Listener);
 
-    fn read(&mut self, stream: &mut Self::Stream) -> ReadStep<Vec<u8>>;
-    fn write(&mut self, stream: &mut Self::Stream, bytes: &[u8]) -> WriteStep;
+    /// Reads; on `WouldBlock`, `cx` is woken when there may be more.
+    fn read(&mut self, stream: &mut Self::Stream, cx: &mut Context<'_>) -> ReadStep<Vec<u8>>;
+    /// Writes; on `WouldBlock`, `cx` is woken when there may be room.
+    fn write(&mut self, stream: &mut Self::Stream, bytes: &[u8], cx: &mut Context<'_>)
+        -> WriteStep;
     /// Sends FIN once what was written has gone.
     fn shutdown_write(&mut self, stream: &mut Self::Stream);
     /// Lets the socket go: the app has dropped it and both directions are
@@ -91,6 +97,9 @@ struct Connection<B: Backend> {
     pump: StreamPump,
     /// Once the app has let go of it: when it last moved a byte, in nanoseconds.
     abandoned_at: Option<u64>,
+    /// Its own waker, which marks it for the next round (see `dirty`).
+    mark: Arc<Mark>,
+    waker: Waker,
 }
 
 struct Bound<B: Backend> {
@@ -102,7 +111,9 @@ struct Driver<B: Backend> {
     backend: B,
     requests: Receiver<Request>,
     listeners: Vec<Listening<B>>,
-    connections: Vec<Connection<B>>,
+    connections: BTreeMap<u64, Connection<B>>,
+    next_id: u64,
+    dirty: Arc<Dirty>,
     udp: Vec<Bound<B>>,
     alarm: Option<Sleep>,
     /// Held while any socket is open: the device or the poller may wake us.
@@ -118,7 +129,9 @@ pub(crate) fn start(requests: Receiver<Request>) {
                     backend,
                     requests,
                     listeners: Vec::new(),
-                    connections: Vec::new(),
+                    connections: BTreeMap::new(),
+                    next_id: 0,
+                    dirty: Arc::default(),
                     udp: Vec::new(),
                     alarm: None,
                     wake_source: None,
@@ -145,11 +158,12 @@ fn refuse(request: Request, error: &NetError) {
 
 impl<B: Backend> Driver<B> {
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        self.dirty.wake_on_mark(cx.waker());
         for _ in 0..ROUNDS_PER_POLL {
             self.take_requests(cx);
             let mut busy = self.backend.poll(cx);
             busy |= self.serve_listeners(cx);
-            busy |= self.serve_connections(cx);
+            busy |= self.serve_connections();
             busy |= self.serve_udp(cx);
             if !busy {
                 self.arm_alarm(cx);
@@ -206,39 +220,14 @@ impl<B: Backend> Driver<B> {
         Ok((incoming, outgoing, port))
     }
 
-    /// Hands accepted connections to listeners with room in their queue.
+    /// Hands accepted connections to listeners with room in their queue,
+    /// and stops listening where the app dropped its listener.
     fn serve_listeners(&mut self, cx: &mut Context<'_>) -> bool {
         let mut busy = false;
         let mut i = 0;
         while i < self.listeners.len() {
-            let listening = &mut self.listeners[i];
-            let dropped = matches!(
-                Pin::new(&mut listening.watch).poll_next(cx),
-                Poll::Ready(None)
-            );
-            let open = !dropped
-                && loop {
-                    match Pin::new(&mut listening.accepted).poll_flush(cx) {
-                        Poll::Pending => break true,
-                        Poll::Ready(Err(_)) => break false,
-                        Poll::Ready(Ok(())) if listening.accepted.get_ref().is_closed() => {
-                            break false
-                        }
-                        Poll::Ready(Ok(())) => {}
-                    }
-                    let Some(accepted) = self.backend.accept(&mut listening.socket) else {
-                        break true;
-                    };
-                    busy = true;
-                    let (stream, pump) = connect_channels(&accepted);
-                    self.connections.push(Connection {
-                        socket: accepted.stream,
-                        pump,
-                        abandoned_at: None,
-                    });
-                    // `poll_flush` said the previous stream was taken: room for one.
-                    let _ = Pin::new(&mut listening.accepted).start_send(stream);
-                };
+            let (open, came) = self.accept_from(i, cx);
+            busy |= came;
             if open {
                 i += 1;
             } else {
@@ -249,15 +238,58 @@ impl<B: Backend> Driver<B> {
         busy
     }
 
-    fn serve_connections(&mut self, cx: &mut Context<'_>) -> bool {
+    /// Moves connections listener `i` accepted into its queue while there
+    /// is room. Says whether the app still holds the listener, and whether
+    /// any connection came.
+    fn accept_from(&mut self, i: usize, cx: &mut Context<'_>) -> (bool, bool) {
+        let listening = &mut self.listeners[i];
+        let mut came = false;
+        if let Poll::Ready(None) = Pin::new(&mut listening.watch).poll_next(cx) {
+            return (false, came);
+        }
+        loop {
+            match Pin::new(&mut listening.accepted).poll_flush(cx) {
+                Poll::Pending => return (true, came),
+                Poll::Ready(Err(_)) => return (false, came),
+                Poll::Ready(Ok(())) if listening.accepted.get_ref().is_closed() => {
+                    return (false, came)
+                }
+                Poll::Ready(Ok(())) => {}
+            }
+            let Some(accepted) = self.backend.accept(&mut listening.socket) else {
+                return (true, came);
+            };
+            came = true;
+            let (stream, pump) = connect_channels(&accepted);
+            let id = self.next_id;
+            self.next_id += 1;
+            let (mark, waker) = self.dirty.mark(id);
+            let connection = Connection {
+                socket: accepted.stream,
+                pump,
+                abandoned_at: None,
+                mark,
+                waker,
+            };
+            self.connections.insert(id, connection);
+            // `poll_flush` said the previous stream was taken: room for one.
+            let _ = Pin::new(&mut listening.accepted).start_send(stream);
+        }
+    }
+
+    /// Pumps the connections whose waker was woken since the last round.
+    fn serve_connections(&mut self) -> bool {
         let now = Instant::now().as_nanos();
         let mut busy = false;
-        let mut i = 0;
-        while i < self.connections.len() {
-            let connection = &mut self.connections[i];
+        for id in self.dirty.take() {
+            let Some(connection) = self.connections.get_mut(&id) else {
+                continue; // released meanwhile
+            };
+            connection.mark.clear();
+            let mut cx = Context::from_waker(&connection.waker);
             let moved = connection
                 .pump
-                .pump(&mut self.backend, &mut connection.socket, cx);
+                .pump(&mut self.backend, &mut connection.socket, &mut cx);
             busy |= moved;
             if connection.pump.app_gone() && (moved || connection.abandoned_at.is_none()) {
                 connection.abandoned_at = Some(now);
@@ -266,11 +298,10 @@ impl<B: Backend> Driver<B> {
                 .abandoned_at
                 .is_some_and(|at| now.saturating_sub(at) >= nanos(LINGER));
             if connection.pump.finished() || lingered {
-                let gone = self.connections.swap_remove(i);
-                self.backend.release(gone.socket);
+                if let Some(gone) = self.connections.remove(&id) {
+                    self.backend.release(gone.socket);
+                }
                 busy = true;
-            } else {
-                i += 1;
             }
         }
         busy
@@ -296,7 +327,7 @@ impl<B: Backend> Driver<B> {
     fn arm_alarm(&mut self, cx: &mut Context<'_>) {
         let linger = self
             .connections
-            .iter()
+            .values()
             .filter_map(|c| c.abandoned_at)
             .min()
             .map(|at| at + nanos(LINGER));
@@ -319,6 +350,12 @@ impl<B: Backend> Driver<B> {
         if let Some(alarm) = self.alarm.as_mut() {
             if Pin::new(alarm).poll(cx).is_ready() {
                 self.alarm = None;
+                // The lingering ones may be due: look at them again.
+                for connection in self.connections.values() {
+                    if connection.abandoned_at.is_some() {
+                        connection.waker.wake_by_ref();
+                    }
+                }
                 cx.waker().wake_by_ref();
             }
         }

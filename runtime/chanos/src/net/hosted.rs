@@ -39,6 +39,8 @@ pub(crate) struct Hosted {
     stopper: mio::Waker,
     /// Readiness per socket token, as last reported and not yet used up.
     ready: BTreeMap<usize, u8>,
+    /// Who waits for a socket to become ready (its connection's waker).
+    waiting: BTreeMap<usize, Waker>,
     next_token: usize,
     scratch: Vec<u8>,
 }
@@ -63,6 +65,7 @@ pub(crate) fn open() -> Result<Hosted, NetError> {
         news,
         stopper,
         ready: BTreeMap::new(),
+        waiting: BTreeMap::new(),
         next_token: 0,
         scratch: alloc::vec![0; CHUNK_BYTES],
     })
@@ -131,6 +134,12 @@ impl Hosted {
     fn forget<S: mio::event::Source>(&mut self, mut socket: Socket<S>) {
         let _ = self.registry.deregister(&mut socket.io);
         self.ready.remove(&socket.token);
+        self.waiting.remove(&socket.token);
+    }
+
+    /// `cx` is woken at the socket's next readiness event.
+    fn wait(&mut self, token: usize, cx: &Context<'_>) {
+        self.waiting.insert(token, cx.waker().clone());
     }
 
     fn is_ready(&self, token: usize, flag: u8) -> bool {
@@ -196,7 +205,7 @@ impl Backend for Hosted {
         self.forget(listener);
     }
 
-    fn read(&mut self, stream: &mut Self::Stream) -> ReadStep<Vec<u8>> {
+    fn read(&mut self, stream: &mut Self::Stream, cx: &mut Context<'_>) -> ReadStep<Vec<u8>> {
         while self.is_ready(stream.token, READ) {
             match stream.io.read(&mut self.scratch) {
                 Ok(0) => return ReadStep::Eof,
@@ -206,10 +215,16 @@ impl Backend for Hosted {
                 Err(_) => return ReadStep::Failed(NetError::Reset),
             }
         }
+        self.wait(stream.token, cx);
         ReadStep::WouldBlock
     }
 
-    fn write(&mut self, stream: &mut Self::Stream, bytes: &[u8]) -> WriteStep {
+    fn write(
+        &mut self,
+        stream: &mut Self::Stream,
+        bytes: &[u8],
+        cx: &mut Context<'_>,
+    ) -> WriteStep {
         while self.is_ready(stream.token, WRITE) {
             match stream.io.write(bytes) {
                 Ok(n) => return WriteStep::Wrote(n),
@@ -218,6 +233,7 @@ impl Backend for Hosted {
                 Err(_) => return WriteStep::Failed,
             }
         }
+        self.wait(stream.token, cx);
         WriteStep::WouldBlock
     }
 
@@ -279,6 +295,9 @@ impl Backend for Hosted {
         for (token, flags) in news {
             if let Some(ready) = self.ready.get_mut(&token) {
                 *ready |= flags;
+            }
+            if let Some(waiter) = self.waiting.remove(&token) {
+                waiter.wake();
             }
         }
         any

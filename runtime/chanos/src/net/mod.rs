@@ -41,6 +41,7 @@
 //! - **UDP** datagrams that arrive while the socket's channel is full are
 //!   dropped, as a kernel drops them when a socket buffer is full.
 
+mod dirty;
 mod driver;
 mod pump;
 

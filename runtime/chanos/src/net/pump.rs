@@ -97,7 +97,7 @@ impl StreamPump {
             if self.read_ended {
                 return moved;
             }
-            let step = backend.read(socket);
+            let step = backend.read(socket, cx);
             let item = match step {
                 ReadStep::Data(bytes) => {
                     moved = true;
@@ -129,7 +129,7 @@ impl StreamPump {
         let mut moved = false;
         while !self.write_ended {
             if self.out_at < self.out.len() {
-                match backend.write(socket, &self.out[self.out_at..]) {
+                match backend.write(socket, &self.out[self.out_at..], cx) {
                     WriteStep::Wrote(n) => {
                         self.out_at += n;
                         moved = true;

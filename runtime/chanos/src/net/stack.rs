@@ -238,7 +238,7 @@ impl Backend for Stack {
         self.free_port(listener.port, true);
     }
 
-    fn read(&mut self, stream: &mut Stream) -> ReadStep<Vec<u8>> {
+    fn read(&mut self, stream: &mut Stream, cx: &mut Context<'_>) -> ReadStep<Vec<u8>> {
         let socket = self.tcp(stream.handle);
         if socket.can_recv() {
             let taken = socket.recv(|ready| {
@@ -251,6 +251,7 @@ impl Backend for Stack {
             };
         }
         if socket.may_recv() {
+            socket.register_recv_waker(cx.waker());
             return ReadStep::WouldBlock;
         }
         match socket.state() {
@@ -261,13 +262,16 @@ impl Backend for Stack {
         }
     }
 
-    fn write(&mut self, stream: &mut Stream, bytes: &[u8]) -> WriteStep {
+    fn write(&mut self, stream: &mut Stream, bytes: &[u8], cx: &mut Context<'_>) -> WriteStep {
         let socket = self.tcp(stream.handle);
         if !socket.may_send() {
             return WriteStep::Failed;
         }
         match socket.send_slice(bytes) {
-            Ok(0) => WriteStep::WouldBlock,
+            Ok(0) => {
+                socket.register_send_waker(cx.waker());
+                WriteStep::WouldBlock
+            }
             Ok(n) => WriteStep::Wrote(n),
             Err(_) => WriteStep::Failed,
         }

@@ -29,7 +29,6 @@ fn connect(address: &str) -> TcpStream {
         .unwrap_or_else(|e| fail(format!("cannot connect to {address}: {e}")));
     stream.set_read_timeout(Some(IO_TIMEOUT)).ok();
     stream.set_write_timeout(Some(IO_TIMEOUT)).ok();
-    stream.set_nodelay(true).ok();
     stream
 }
 
@@ -63,17 +62,13 @@ fn echo(address: &str, connections: u64, bytes: u64) {
 fn echo_one(stream: TcpStream, c: u64, bytes: u64) -> Result<(), String> {
     let mut writer = stream.try_clone().map_err(|e| e.to_string())?;
     let sending = thread::spawn(move || -> Result<(), String> {
-        let mut chunk = vec![0u8; 16 * 1024];
-        let mut sent = 0;
-        while sent < bytes {
-            let n = chunk.len().min((bytes - sent) as usize);
-            for (k, byte) in chunk[..n].iter_mut().enumerate() {
-                *byte = pattern(c, sent + k as u64);
-            }
+        // Made first, then written in large pieces: the way a client that
+        // has its data ready sends it.
+        let data: Vec<u8> = (0..bytes).map(|i| pattern(c, i)).collect();
+        for (k, piece) in data.chunks(1 << 20).enumerate() {
             writer
-                .write_all(&chunk[..n])
-                .map_err(|e| format!("write at byte {sent}: {e}"))?;
-            sent += n as u64;
+                .write_all(piece)
+                .map_err(|e| format!("write of MiB {k}: {e}"))?;
         }
         writer.shutdown(Shutdown::Write).map_err(|e| e.to_string())
     });
