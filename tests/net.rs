@@ -411,6 +411,86 @@ mod kvm {
     }
 }
 
+// ---- through scripts/run, as a user starts them ----
+
+/// `scripts/run http --on WHERE --forward P:80`: prints where to look, then serves there.
+fn run_script_serves_http(on: &str) {
+    let port = free_port();
+    let mut child = Command::new("bash")
+        .arg(workspace_root().join("scripts/run"))
+        .args(["http", "--on", on, "--forward", &format!("{port}:80")])
+        // The hosted build's own target directory is locked by the `cargo
+        // test` that runs this; use the one the test apps are built in.
+        .env("CARGO_TARGET_DIR", app_dir().parent().expect("target dir"))
+        .process_group(0)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("scripts/run starts");
+    let stdout = child.stdout.take().expect("piped");
+    let stderr = child.stderr.take().expect("piped");
+    let (said, heard) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = said.send(line);
+        }
+    });
+    let (ready, started) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.contains("serving on") {
+                let _ = ready.send(());
+            }
+        }
+    });
+    let server = Server {
+        child,
+        port,
+        output: Arc::default(),
+    };
+    started
+        .recv_timeout(Duration::from_secs(300))
+        .expect("the server starts");
+    let url = server.url("/");
+    let mut told = Vec::new();
+    let mut printed = false;
+    while let Ok(line) = heard.recv_timeout(Duration::from_secs(10)) {
+        printed |= line.contains(&format!("open {url}"));
+        told.push(line);
+        if printed {
+            break;
+        }
+    }
+    assert!(printed, "scripts/run did not print {url}: {told:?}");
+    let page = curl(&["--include", &url]);
+    assert!(page.starts_with("HTTP/1.1 200 OK\n"), "{page}");
+}
+
+#[test]
+fn scripts_run_forwards_a_port_to_the_image() {
+    run_script_serves_http("tcg");
+}
+
+#[test]
+fn scripts_run_hosted_listens_on_the_host_port() {
+    run_script_serves_http("hosted");
+}
+
+#[test]
+fn scripts_run_says_why_uhyve_has_no_network() {
+    let out = Command::new("bash")
+        .arg(workspace_root().join("scripts/run"))
+        .args(["echo", "--on", "uhyve", "--forward", "7007:7"])
+        .output()
+        .expect("scripts/run runs");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(64), "{said}");
+    assert!(
+        said.contains("uhyve gives an image no network here"),
+        "{said}"
+    );
+}
+
 // ---- the image only ----
 
 /// Boots the echo image under TCG until it exits, after `setup` (shell

@@ -13,7 +13,7 @@
 //! use chanos::net::TcpListener;
 //! let listener = TcpListener::bind(7).await?;
 //! loop {
-//!     let mut stream = listener.accept().await?;
+//!     let stream = listener.accept().await?;
 //!     chanos::spawn(async move {
 //!         while let Ok(Some(bytes)) = stream.read().await {
 //!             if stream.write(bytes).await.is_err() {
