@@ -217,6 +217,34 @@ fn echo_100_connections_of_1_mib(server: &Server) {
     );
 }
 
+/// A client that sends and never reads fills every buffer on its path and
+/// is made to wait; other clients are served meanwhile, every byte intact.
+fn echo_a_client_that_never_reads_holds_back_only_itself(server: &Server) {
+    let mut stuck = connect(server);
+    stuck
+        .set_write_timeout(Some(Duration::from_secs(2)))
+        .expect("timeout");
+    let chunk = vec![b'x'; 64 * 1024];
+    let mut sent = 0usize;
+    while stuck.write_all(&chunk).is_ok() {
+        sent += chunk.len();
+        assert!(
+            sent < 256 << 20,
+            "256 MiB went into a connection that never reads"
+        );
+    }
+    let out = Command::new(app_dir().join("loadgen"))
+        .args(["echo", &server.address(), "4", "1048576"])
+        .output()
+        .expect("loadgen runs");
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "with a stuck client beside them: {log}"
+    );
+    drop(stuck);
+}
+
 fn echo_answers_udp(server: &Server) {
     let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
     socket
@@ -378,6 +406,7 @@ macro_rules! hosted_and_booted {
 hosted_and_booted! {
     echo_100_connections_of_1_mib: "echo" &[];
     echo_answers_udp: "echo" &[];
+    echo_a_client_that_never_reads_holds_back_only_itself: "echo" &[];
     http_serves_pages_to_curl: "http" &[];
     http_survives_bad_clients: "http" &["--idle-secs", "2"];
     http_closes_when_asked: "http" &[];
