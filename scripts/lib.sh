@@ -154,9 +154,10 @@ qemu_status_to_app() {
 # `qemu_forward`; empty means no network card.
 QEMU_NET=()
 
-# qemu_forward [udp:]HOST:GUEST...: gives the image a virtio-net card on QEMU
-# user networking (DHCP from QEMU; 10.0.2.15) with these ports of the host's
-# 127.0.0.1 forwarded to the image's ports.
+# qemu_forward [[udp:]HOST:GUEST...]: gives the image a virtio-net card on
+# QEMU user networking (DHCP from QEMU: 10.0.2.15; the host is 10.0.2.2) with
+# these ports of the host's 127.0.0.1 forwarded to the image's ports (none:
+# the image can only connect out).
 qemu_forward() {
     local netdev="user,id=net0" forward proto host guest
     for forward in "$@"; do

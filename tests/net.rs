@@ -31,7 +31,8 @@ struct Server {
 /// Builds the network images once per test process.
 fn images() -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| build_images(&["echo", "http"])).clone()
+    DIR.get_or_init(|| build_images(&["echo", "http", "fetch"]))
+        .clone()
 }
 
 /// A port that is free for both TCP and UDP on 127.0.0.1 right now.
@@ -438,6 +439,71 @@ mod kvm {
             super::echo_answers_udp(&server);
         }
     }
+}
+
+// ---- outgoing connections: the fetch app ----
+
+/// Runs `fetch ADDRESS PATH` hosted, or booted with a network card (and no
+/// forward) under TCG, where the host is 10.0.2.2.
+fn fetch(on: Where, port: u16, path: &str) -> (Option<i32>, String, String) {
+    let out = match on {
+        Where::Hosted => Command::new("timeout")
+            .arg("60")
+            .arg(app_dir().join("fetch"))
+            .args([&format!("127.0.0.1:{port}"), path])
+            .output(),
+        _ => {
+            let script = format!(
+                "source '{}/scripts/lib.sh' && qemu_forward && boot_qemu tcg \"$@\"",
+                workspace_root().display()
+            );
+            Command::new("timeout")
+                .args(["120", "bash", "-c", &script, "boot"])
+                .arg(images().join("fetch"))
+                .args([&format!("10.0.2.2:{port}"), path])
+                .output()
+        }
+    }
+    .expect("fetch runs");
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).replace('\r', "");
+    (out.status.code(), text(&out.stdout), text(&out.stderr))
+}
+
+fn fetch_gets_a_page_from_a_server_on_the_host(on: Where) {
+    let server = Server::start(Where::Hosted, "http", &[]);
+    let (status, stdout, stderr) = fetch(on, server.port, "/metrics");
+    assert_eq!(status, Some(0), "{stdout}{stderr}");
+    assert!(stdout.starts_with("HTTP/1.1 200 OK\n"), "{stdout}");
+    assert!(stdout.contains("\nchanos_tasks "), "{stdout}");
+}
+
+fn fetch_from_a_closed_port_is_refused(on: Where) {
+    let (status, stdout, stderr) = fetch(on, free_port(), "/");
+    assert_eq!(status, Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("connection refused") || stderr.contains("connection refused"),
+        "{stdout}{stderr}"
+    );
+}
+
+#[test]
+fn hosted_fetch_gets_a_page() {
+    fetch_gets_a_page_from_a_server_on_the_host(Where::Hosted);
+}
+
+#[test]
+fn booted_fetch_gets_a_page_from_the_host() {
+    fetch_gets_a_page_from_a_server_on_the_host(Where::Tcg);
+}
+
+#[test]
+fn hosted_fetch_from_a_closed_port_is_refused() {
+    fetch_from_a_closed_port_is_refused(Where::Hosted);
+}
+
+#[test]
+fn booted_fetch_from_a_closed_port_is_refused() {
+    fetch_from_a_closed_port_is_refused(Where::Tcg);
 }
 
 // ---- through scripts/run, as a user starts them ----

@@ -166,6 +166,50 @@ fn a_slow_reader_holds_back_only_its_own_connection() {
 }
 
 #[test]
+fn connect_makes_the_same_kind_of_stream() {
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = server.local_addr().unwrap().port();
+    let peer = thread::spawn(move || {
+        let (mut s, _) = server.accept().unwrap();
+        let mut question = [0u8; 8];
+        s.read_exact(&mut question).unwrap();
+        assert_eq!(&question, b"question");
+        s.write_all(b"answer").unwrap();
+    });
+    let answer = Runtime::new()
+        .block_on(async move {
+            let address = chanos::net::SocketAddr::from(([127, 0, 0, 1], port));
+            let stream = chanos::net::TcpStream::connect(address).await.unwrap();
+            assert_eq!(stream.peer_addr(), address);
+            stream.write(b"question".to_vec()).await.unwrap();
+            let mut got = Vec::new();
+            while let Some(bytes) = stream.read().await.unwrap() {
+                got.extend(bytes);
+            }
+            got
+        })
+        .unwrap();
+    peer.join().unwrap();
+    assert_eq!(answer, b"answer");
+}
+
+#[test]
+fn connecting_to_a_closed_port_is_refused() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port(); // dropped: nobody listens there now
+    let result = Runtime::new()
+        .block_on(async move {
+            let address = chanos::net::SocketAddr::from(([127, 0, 0, 1], port));
+            chanos::net::TcpStream::connect(address).await.map(|_| ())
+        })
+        .unwrap();
+    assert_eq!(result, Err(NetError::Refused));
+}
+
+#[test]
 fn a_port_in_use_is_a_clear_error() {
     let result = Runtime::new()
         .block_on(async {

@@ -36,6 +36,10 @@ pub(crate) enum Request {
         watch: Receiver<()>,
         reply: oneshot::Sender<Result<(Receiver<TcpStream>, u16), NetError>>,
     },
+    Connect {
+        address: SocketAddr,
+        reply: oneshot::Sender<Result<TcpStream, NetError>>,
+    },
     BindUdp {
         port: u16,
         #[allow(clippy::type_complexity)] // a reply of three parts, named where it is made
@@ -61,6 +65,16 @@ pub(crate) trait Backend: 'static {
     fn listen(&mut self, port: u16, backlog: usize) -> Result<(Self::Listener, u16), NetError>;
     fn accept(&mut self, listener: &mut Self::Listener) -> Option<Accepted<Self::Stream>>;
     fn close_listener(&mut self, listener: Self::Listener);
+
+    /// Begins a connection to `address`.
+    fn connect(&mut self, address: SocketAddr) -> Result<Self::Stream, NetError>;
+    /// Whether a connection `connect` began is up: its local and peer
+    /// addresses, or why not; `Pending` wakes `cx` when that may change.
+    fn poll_connected(
+        &mut self,
+        stream: &mut Self::Stream,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(SocketAddr, SocketAddr), NetError>>;
 
     /// Reads; on `WouldBlock`, `cx` is woken when there may be more.
     fn read(&mut self, stream: &mut Self::Stream, cx: &mut Context<'_>) -> ReadStep<Vec<u8>>;
@@ -102,6 +116,14 @@ struct Connection<B: Backend> {
     waker: Waker,
 }
 
+/// A connection being made for `TcpStream::connect`.
+struct Connecting<B: Backend> {
+    socket: B::Stream,
+    reply: oneshot::Sender<Result<TcpStream, NetError>>,
+    mark: Arc<Mark>,
+    waker: Waker,
+}
+
 struct Bound<B: Backend> {
     socket: B::Datagram,
     pump: DatagramPump,
@@ -112,6 +134,7 @@ struct Driver<B: Backend> {
     requests: Receiver<Request>,
     listeners: Vec<Listening<B>>,
     connections: BTreeMap<u64, Connection<B>>,
+    connecting: BTreeMap<u64, Connecting<B>>,
     next_id: u64,
     dirty: Arc<Dirty>,
     udp: Vec<Bound<B>>,
@@ -130,6 +153,7 @@ pub(crate) fn start(requests: Receiver<Request>) {
                     requests,
                     listeners: Vec::new(),
                     connections: BTreeMap::new(),
+                    connecting: BTreeMap::new(),
                     next_id: 0,
                     dirty: Arc::default(),
                     udp: Vec::new(),
@@ -153,6 +177,7 @@ fn refuse(request: Request, error: &NetError) {
     let _ = match request {
         Request::Listen { reply, .. } => reply.send(Err(error.clone())).map_err(drop),
         Request::BindUdp { reply, .. } => reply.send(Err(error.clone())).map_err(drop),
+        Request::Connect { reply, .. } => reply.send(Err(error.clone())).map_err(drop),
     };
 }
 
@@ -186,6 +211,10 @@ impl<B: Backend> Driver<B> {
                     reply,
                 } => reply.send(self.listen(port, backlog, watch)).map_err(drop),
                 Request::BindUdp { port, reply } => reply.send(self.bind_udp(port)).map_err(drop),
+                Request::Connect { address, reply } => {
+                    self.connect(address, reply);
+                    Ok(())
+                }
             };
         }
     }
@@ -260,7 +289,7 @@ impl<B: Backend> Driver<B> {
                 return (true, came);
             };
             came = true;
-            let (stream, pump) = connect_channels(&accepted);
+            let (stream, pump) = connect_channels(accepted.peer, accepted.local);
             let id = self.next_id;
             self.next_id += 1;
             let (mark, waker) = self.dirty.mark(id);
@@ -277,13 +306,80 @@ impl<B: Backend> Driver<B> {
         }
     }
 
+    /// Begins an outgoing connection; the answer comes once it is up (or not).
+    fn connect(
+        &mut self,
+        address: SocketAddr,
+        reply: oneshot::Sender<Result<TcpStream, NetError>>,
+    ) {
+        match self.backend.connect(address) {
+            Ok(socket) => {
+                let id = self.next_id;
+                self.next_id += 1;
+                let (mark, waker) = self.dirty.mark(id);
+                let connecting = Connecting {
+                    socket,
+                    reply,
+                    mark,
+                    waker,
+                };
+                self.connecting.insert(id, connecting);
+            }
+            Err(error) => {
+                let _ = reply.send(Err(error));
+            }
+        }
+    }
+
+    /// Looks at an outgoing connection being made; once it is up, it is a
+    /// connection like the accepted ones, under the same id and waker.
+    fn serve_connecting(&mut self, id: u64) -> bool {
+        let Some(connecting) = self.connecting.get_mut(&id) else {
+            return false;
+        };
+        connecting.mark.clear();
+        let mut cx = Context::from_waker(&connecting.waker);
+        let Poll::Ready(outcome) = self.backend.poll_connected(&mut connecting.socket, &mut cx)
+        else {
+            return false;
+        };
+        let Some(connecting) = self.connecting.remove(&id) else {
+            return false;
+        };
+        match outcome {
+            Ok((local, peer)) => {
+                let (stream, pump) = connect_channels(peer, local);
+                if connecting.reply.send(Ok(stream)).is_err() {
+                    // Nobody waits for it any more.
+                    self.backend.release(connecting.socket);
+                    return true;
+                }
+                connecting.waker.wake_by_ref();
+                let connection = Connection {
+                    socket: connecting.socket,
+                    pump,
+                    abandoned_at: None,
+                    mark: connecting.mark,
+                    waker: connecting.waker,
+                };
+                self.connections.insert(id, connection);
+            }
+            Err(error) => {
+                self.backend.release(connecting.socket);
+                let _ = connecting.reply.send(Err(error));
+            }
+        }
+        true
+    }
+
     /// Pumps the connections whose waker was woken since the last round.
     fn serve_connections(&mut self) -> bool {
         let now = Instant::now().as_nanos();
         let mut busy = false;
         for id in self.dirty.take() {
+            busy |= self.serve_connecting(id);
             let Some(connection) = self.connections.get_mut(&id) else {
-                continue; // released meanwhile
+                continue; // released meanwhile, or still connecting
             };
             connection.mark.clear();
             let mut cx = Context::from_waker(&connection.waker);
@@ -362,8 +458,10 @@ impl<B: Backend> Driver<B> {
     }
 
     fn note_wake_source(&mut self) {
-        let open =
-            !(self.listeners.is_empty() && self.connections.is_empty() && self.udp.is_empty());
+        let open = !(self.listeners.is_empty()
+            && self.connections.is_empty()
+            && self.connecting.is_empty()
+            && self.udp.is_empty());
         match (open, self.wake_source.is_some()) {
             (true, false) => self.wake_source = Some(WakeSource::hold()),
             (false, true) => self.wake_source = None,
@@ -373,14 +471,14 @@ impl<B: Backend> Driver<B> {
 }
 
 /// The two channels of a new connection: the app's end and the pump's.
-fn connect_channels<S>(accepted: &Accepted<S>) -> (TcpStream, StreamPump) {
+fn connect_channels(peer: SocketAddr, local: SocketAddr) -> (TcpStream, StreamPump) {
     let (to_app, reads) = chan::bounded_named::<ReadResult>(STREAM_CHUNKS, "tcp reads");
     let (writes, from_app) = chan::bounded_named::<Vec<u8>>(STREAM_CHUNKS, "tcp writes");
     let stream = TcpStream {
         reads,
         writes: Some(writes),
-        peer: accepted.peer,
-        local: accepted.local,
+        peer,
+        local,
     };
     (stream, StreamPump::new(to_app.into_sink(), from_app))
 }

@@ -9,12 +9,12 @@
 
 use super::driver::{Accepted, Backend};
 use super::pump::{ReadStep, WriteStep};
-use super::{Datagram, NetError, CHUNK_BYTES};
+use super::{Datagram, NetError, SocketAddr, CHUNK_BYTES};
 use alloc::collections::BTreeMap;
 use alloc::string::ToString;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::task::{Context, Waker};
+use core::task::{Context, Poll, Waker};
 use mio::{Events, Interest, Token};
 use std::io::{ErrorKind, Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -106,6 +106,13 @@ fn watch(mut poll: mio::Poll, news: &News) {
 
 fn os(error: std::io::Error) -> NetError {
     NetError::Os(error.to_string())
+}
+
+fn connect_error(error: std::io::Error) -> NetError {
+    match error.kind() {
+        ErrorKind::ConnectionRefused | ErrorKind::TimedOut => NetError::Refused,
+        _ => NetError::Os(error.to_string()),
+    }
 }
 
 fn bind_error(port: u16, error: std::io::Error) -> NetError {
@@ -203,6 +210,37 @@ impl Backend for Hosted {
 
     fn close_listener(&mut self, listener: Self::Listener) {
         self.forget(listener);
+    }
+
+    fn connect(&mut self, address: SocketAddr) -> Result<Self::Stream, NetError> {
+        let io = mio::net::TcpStream::connect(address).map_err(connect_error)?;
+        let _ = io.set_nodelay(true);
+        let stream = self.register(io)?;
+        // Not writable until connected: wait for the event that says so.
+        self.used_up(stream.token, WRITE);
+        Ok(stream)
+    }
+
+    fn poll_connected(
+        &mut self,
+        stream: &mut Self::Stream,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(SocketAddr, SocketAddr), NetError>> {
+        // mio: when the socket turns writable, the connection is up or failed.
+        if self.is_ready(stream.token, WRITE) {
+            if let Ok(Some(error)) | Err(error) = stream.io.take_error() {
+                return Poll::Ready(Err(connect_error(error)));
+            }
+            match (stream.io.local_addr(), stream.io.peer_addr()) {
+                (Ok(local), Ok(peer)) => return Poll::Ready(Ok((local, peer))),
+                (_, Err(e)) if e.kind() == ErrorKind::NotConnected => {
+                    self.used_up(stream.token, WRITE)
+                }
+                (Err(e), _) | (_, Err(e)) => return Poll::Ready(Err(os(e))),
+            }
+        }
+        self.wait(stream.token, cx);
+        Poll::Pending
     }
 
     fn read(&mut self, stream: &mut Self::Stream, cx: &mut Context<'_>) -> ReadStep<Vec<u8>> {

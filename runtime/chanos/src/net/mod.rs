@@ -25,6 +25,8 @@
 //! # }
 //! ```
 //!
+//! [`TcpStream::connect`] makes outgoing connections, the same kind of stream.
+//!
 //! # Contract
 //! - **Backpressure.** Each direction of a stream is a bounded channel of
 //!   chunks ([`STREAM_CHUNKS`] of them, each at most [`CHUNK_BYTES`]). When
@@ -80,6 +82,9 @@ pub enum NetError {
     Closed,
     /// The image has no network device (boot QEMU with a virtio-net device).
     NoDevice,
+    /// Nobody accepted the connection: the peer refused it, or (in the
+    /// image) did not answer in time.
+    Refused,
     /// The operating system refused (hosted), with its message.
     Os(alloc::string::String),
 }
@@ -89,6 +94,7 @@ impl fmt::Display for NetError {
         match self {
             NetError::AddressInUse(port) => write!(f, "port {port} is already in use"),
             NetError::Reset => f.write_str("connection reset by peer"),
+            NetError::Refused => f.write_str("connection refused"),
             NetError::Closed => f.write_str("connection closed"),
             NetError::NoDevice => f.write_str("no network device (boot with a virtio-net device)"),
             NetError::Os(message) => f.write_str(message),
@@ -109,6 +115,13 @@ pub struct TcpStream {
 }
 
 impl TcpStream {
+    /// Connects to `address` (IPv4 only, in the image).
+    pub async fn connect(address: SocketAddr) -> Result<TcpStream, NetError> {
+        let (reply, answer) = oneshot::channel();
+        request(driver::Request::Connect { address, reply }).await?;
+        answer.await.map_err(|_| NetError::Closed)?
+    }
+
     /// The next bytes from the peer; `Ok(None)` once the peer has closed.
     pub async fn read(&self) -> Result<Option<Vec<u8>>, NetError> {
         self.reads.recv().await.transpose()

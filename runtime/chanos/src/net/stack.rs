@@ -13,7 +13,7 @@ use super::{Datagram, Ipv4Addr, NetError, SocketAddr, CHUNK_BYTES};
 use crate::platform::{self, NetDevice};
 use alloc::vec;
 use alloc::vec::Vec;
-use core::task::Context;
+use core::task::{Context, Poll};
 use smoltcp::iface::{Config, Interface, PollResult, SocketHandle, SocketSet};
 use smoltcp::socket::{dhcpv4, tcp, udp};
 use smoltcp::time::Instant;
@@ -21,6 +21,11 @@ use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, IpEndpoint, Ipv4Ci
 
 /// Per-connection buffers: the receive buffer is the TCP window.
 const TCP_BUFFER: usize = 32 * 1024;
+/// Local ports for outgoing connections (IANA's dynamic range).
+const EPHEMERAL: core::ops::Range<u16> = 49152..65535;
+/// How long an outgoing connection (or any unacknowledged data) may go
+/// unanswered before smoltcp gives up on it.
+const TCP_TIMEOUT: smoltcp::time::Duration = smoltcp::time::Duration::from_secs(20);
 /// Per-UDP-socket buffers: datagrams and bytes.
 const UDP_PACKETS: usize = 32;
 const UDP_BYTES: usize = 64 * 1024;
@@ -34,6 +39,10 @@ pub(crate) struct Stack {
     closing: Vec<SocketHandle>,
     /// Ports with a listener or a bound UDP socket.
     ports: Vec<(u16, bool)>,
+    /// The next local port to try for an outgoing connection.
+    next_ephemeral: u16,
+    /// Outgoing connections waiting for an address, woken once there is one.
+    want_address: Vec<core::task::Waker>,
 }
 
 pub(crate) struct Listener {
@@ -43,6 +52,9 @@ pub(crate) struct Listener {
 
 pub(crate) struct Stream {
     handle: SocketHandle,
+    /// An outgoing connection waiting for this machine to have an address
+    /// (DHCP may not have answered yet): where to, and from which port.
+    unsent: Option<(IpEndpoint, u16)>,
 }
 
 pub(crate) struct Udp {
@@ -67,6 +79,8 @@ pub(crate) fn open() -> Result<Stack, NetError> {
         dhcp: None,
         closing: Vec::new(),
         ports: Vec::new(),
+        next_ephemeral: EPHEMERAL.start,
+        want_address: Vec::new(),
     };
     match platform::net_config() {
         None | Some("dhcp") => {
@@ -138,6 +152,9 @@ impl Stack {
             Some(dhcpv4::Event::Configured(config)) => {
                 let (address, router) = (config.address, config.router);
                 self.configure(address, router);
+                self.want_address
+                    .drain(..)
+                    .for_each(core::task::Waker::wake);
                 true
             }
             // Also what a fresh DHCP socket says first, before any lease.
@@ -224,10 +241,74 @@ impl Backend for Stack {
             return None;
         };
         Some(Accepted {
-            stream: Stream { handle },
+            stream: Stream {
+                handle,
+                unsent: None,
+            },
             peer: socket_addr(peer),
             local: socket_addr(local),
         })
+    }
+
+    fn connect(&mut self, address: SocketAddr) -> Result<Stream, NetError> {
+        let remote = endpoint(address).ok_or(NetError::Os("the image speaks IPv4 only".into()))?;
+        let local_port = loop {
+            let port = self.next_ephemeral;
+            self.next_ephemeral = if port + 1 >= EPHEMERAL.end {
+                EPHEMERAL.start
+            } else {
+                port + 1
+            };
+            if !self.port_taken(port, true) {
+                break port;
+            }
+        };
+        let mut socket = tcp::Socket::new(
+            tcp::SocketBuffer::new(vec![0; TCP_BUFFER]),
+            tcp::SocketBuffer::new(vec![0; TCP_BUFFER]),
+        );
+        socket.set_nagle_enabled(false);
+        socket.set_timeout(Some(TCP_TIMEOUT));
+        Ok(Stream {
+            handle: self.sockets.add(socket),
+            unsent: Some((remote, local_port)),
+        })
+    }
+
+    fn poll_connected(
+        &mut self,
+        stream: &mut Stream,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(SocketAddr, SocketAddr), NetError>> {
+        if let Some((remote, local_port)) = stream.unsent {
+            if self.iface.ipv4_addr().is_none() {
+                self.want_address.push(cx.waker().clone());
+                return Poll::Pending;
+            }
+            stream.unsent = None;
+            let context = self.iface.context();
+            let socket = self.sockets.get_mut::<tcp::Socket<'static>>(stream.handle);
+            if let Err(e) = socket.connect(context, remote, local_port) {
+                let message = alloc::format!("cannot connect to {remote}: {e}");
+                return Poll::Ready(Err(NetError::Os(message)));
+            }
+        }
+        let socket = self.tcp(stream.handle);
+        match socket.state() {
+            tcp::State::SynSent | tcp::State::SynReceived => {
+                // Both wakers: the send one for "established", the receive one for a reset.
+                socket.register_send_waker(cx.waker());
+                socket.register_recv_waker(cx.waker());
+                Poll::Pending
+            }
+            tcp::State::Closed | tcp::State::Listen => Poll::Ready(Err(NetError::Refused)),
+            _ => match (socket.local_endpoint(), socket.remote_endpoint()) {
+                (Some(local), Some(peer)) => {
+                    Poll::Ready(Ok((socket_addr(local), socket_addr(peer))))
+                }
+                _ => Poll::Ready(Err(NetError::Refused)),
+            },
+        }
     }
 
     fn close_listener(&mut self, listener: Listener) {
