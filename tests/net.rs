@@ -246,6 +246,59 @@ fn echo_a_client_that_never_reads_holds_back_only_itself(server: &Server) {
     drop(stuck);
 }
 
+/// Whether a new connection gets one byte echoed.
+fn echoes_one_byte(server: &Server) -> bool {
+    let Ok(mut stream) = TcpStream::connect(server.address()) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut byte = [0u8];
+    stream.write_all(b"y").is_ok() && matches!(stream.read(&mut byte), Ok(1)) && byte == *b"y"
+}
+
+/// 700 connections, one after another, each kept open: each is served or,
+/// beyond what the server holds, refused at once (never left hanging, never
+/// a crash); once they are gone, it serves as before.
+fn echo_survives_a_flood_of_connections(server: &Server) {
+    let mut flood = Vec::new();
+    let (mut served, mut refused) = (0, 0);
+    for _ in 0..700 {
+        let Ok(mut stream) = TcpStream::connect(server.address()) else {
+            refused += 1;
+            continue;
+        };
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("timeout");
+        let _ = stream.write_all(b"x");
+        let mut byte = [0u8];
+        match stream.read(&mut byte) {
+            Ok(1) if byte == *b"x" => served += 1,
+            Ok(_) => refused += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => refused += 1,
+            Err(e) => panic!("connection {} neither served nor refused: {e}", flood.len()),
+        }
+        flood.push(stream);
+    }
+    assert!(served >= 300, "only {served} served, {refused} refused");
+    drop(flood);
+    // Closing 700 connections takes the server a moment; then it serves again.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !echoes_one_byte(server) {
+        assert!(
+            Instant::now() < deadline,
+            "not serving again after the flood"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let out = Command::new(app_dir().join("loadgen"))
+        .args(["echo", &server.address(), "4", "1048576"])
+        .output()
+        .expect("loadgen runs");
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "after the flood: {log}");
+}
+
 fn echo_answers_udp(server: &Server) {
     let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
     socket
@@ -408,6 +461,7 @@ hosted_and_booted! {
     echo_100_connections_of_1_mib: "echo" &[];
     echo_answers_udp: "echo" &[];
     echo_a_client_that_never_reads_holds_back_only_itself: "echo" &[];
+    echo_survives_a_flood_of_connections: "echo" &[];
     http_serves_pages_to_curl: "http" &[];
     http_survives_bad_clients: "http" &["--idle-secs", "2"];
     http_closes_when_asked: "http" &[];

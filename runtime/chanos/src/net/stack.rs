@@ -23,9 +23,13 @@ use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, IpEndpoint, Ipv4Ci
 const TCP_BUFFER: usize = 32 * 1024;
 /// Local ports for outgoing connections (IANA's dynamic range).
 const EPHEMERAL: core::ops::Range<u16> = 49152..65535;
-/// How long an outgoing connection (or any unacknowledged data) may go
-/// unanswered before smoltcp gives up on it.
+/// How long an outgoing connection (or, once it is up, its unacknowledged
+/// data) may go unanswered before smoltcp gives up on it.
 const TCP_TIMEOUT: smoltcp::time::Duration = smoltcp::time::Duration::from_secs(20);
+/// At most this many TCP sockets, listening ones included, exist at once.
+/// Each holds 64 KiB of buffers, so a flood of connections is refused
+/// (reset) instead of exhausting the heap.
+const MAX_TCP_SOCKETS: usize = 512;
 /// Per-UDP-socket buffers: datagrams and bytes.
 const UDP_PACKETS: usize = 32;
 const UDP_BYTES: usize = 64 * 1024;
@@ -43,10 +47,14 @@ pub(crate) struct Stack {
     next_ephemeral: u16,
     /// Outgoing connections waiting for an address, woken once there is one.
     want_address: Vec<core::task::Waker>,
+    /// TCP sockets in `sockets` (see `MAX_TCP_SOCKETS`).
+    tcp_sockets: usize,
 }
 
 pub(crate) struct Listener {
     port: u16,
+    /// How many sockets to keep listening.
+    backlog: usize,
     listening: Vec<SocketHandle>,
 }
 
@@ -81,6 +89,7 @@ pub(crate) fn open() -> Result<Stack, NetError> {
         ports: Vec::new(),
         next_ephemeral: EPHEMERAL.start,
         want_address: Vec::new(),
+        tcp_sockets: 0,
     };
     match platform::net_config() {
         None | Some("dhcp") => {
@@ -168,14 +177,33 @@ impl Stack {
         }
     }
 
-    fn new_listening(&mut self, port: u16) -> Option<SocketHandle> {
+    /// A TCP socket with its buffers, unless `MAX_TCP_SOCKETS` exist.
+    fn new_tcp(&self) -> Option<tcp::Socket<'static>> {
+        if self.tcp_sockets >= MAX_TCP_SOCKETS {
+            return None;
+        }
         let mut socket = tcp::Socket::new(
             tcp::SocketBuffer::new(vec![0; TCP_BUFFER]),
             tcp::SocketBuffer::new(vec![0; TCP_BUFFER]),
         );
-        socket.listen(port).ok()?;
         socket.set_nagle_enabled(false);
-        Some(self.sockets.add(socket))
+        Some(socket)
+    }
+
+    fn add_tcp(&mut self, socket: tcp::Socket<'static>) -> SocketHandle {
+        self.tcp_sockets += 1;
+        self.sockets.add(socket)
+    }
+
+    fn remove_tcp(&mut self, handle: SocketHandle) {
+        self.tcp_sockets -= 1;
+        self.sockets.remove(handle);
+    }
+
+    fn new_listening(&mut self, port: u16) -> Option<SocketHandle> {
+        let mut socket = self.new_tcp()?;
+        socket.listen(port).ok()?;
+        Some(self.add_tcp(socket))
     }
 
     fn port_taken(&self, port: u16, tcp: bool) -> bool {
@@ -197,7 +225,8 @@ impl Stack {
             let handle = self.closing[i];
             let state = self.tcp(handle).state();
             if matches!(state, tcp::State::Closed | tcp::State::TimeWait) {
-                self.sockets.remove(self.closing.swap_remove(i));
+                let handle = self.closing.swap_remove(i);
+                self.remove_tcp(handle);
             } else {
                 i += 1;
             }
@@ -217,23 +246,36 @@ impl Backend for Stack {
         if self.port_taken(port, true) {
             return Err(NetError::AddressInUse(port));
         }
-        let listening = (0..backlog)
-            .map(|_| self.new_listening(port))
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| NetError::Os(alloc::format!("cannot listen on port {port}")))?;
+        let listening: Vec<_> = (0..backlog)
+            .map_while(|_| self.new_listening(port))
+            .collect();
+        if listening.is_empty() {
+            return Err(NetError::Os(alloc::format!(
+                "cannot listen on port {port}: {MAX_TCP_SOCKETS} TCP sockets are open"
+            )));
+        }
         self.ports.push((port, true));
-        Ok((Listener { port, listening }, port))
+        let listener = Listener {
+            port,
+            backlog,
+            listening,
+        };
+        Ok((listener, port))
     }
 
     fn accept(&mut self, listener: &mut Listener) -> Option<Accepted<Stream>> {
+        // Sockets handed over are replaced here, as far as the cap allows.
+        while listener.listening.len() < listener.backlog {
+            let Some(fresh) = self.new_listening(listener.port) else {
+                break;
+            };
+            listener.listening.push(fresh);
+        }
         let position = listener.listening.iter().position(|&handle| {
             let state = self.tcp(handle).state();
             !matches!(state, tcp::State::Listen | tcp::State::SynReceived)
         })?;
         let handle = listener.listening.swap_remove(position);
-        if let Some(fresh) = self.new_listening(listener.port) {
-            listener.listening.push(fresh);
-        }
         let socket = self.tcp(handle);
         let (Some(peer), Some(local)) = (socket.remote_endpoint(), socket.local_endpoint()) else {
             // Reset before it was handed over: nothing to hand.
@@ -263,14 +305,12 @@ impl Backend for Stack {
                 break port;
             }
         };
-        let mut socket = tcp::Socket::new(
-            tcp::SocketBuffer::new(vec![0; TCP_BUFFER]),
-            tcp::SocketBuffer::new(vec![0; TCP_BUFFER]),
-        );
-        socket.set_nagle_enabled(false);
+        let mut socket = self.new_tcp().ok_or_else(|| {
+            NetError::Os(alloc::format!("{MAX_TCP_SOCKETS} TCP sockets are open"))
+        })?;
         socket.set_timeout(Some(TCP_TIMEOUT));
         Ok(Stream {
-            handle: self.sockets.add(socket),
+            handle: self.add_tcp(socket),
             unsent: Some((remote, local_port)),
         })
     }
@@ -366,7 +406,7 @@ impl Backend for Stack {
         let socket = self.tcp(stream.handle);
         match socket.state() {
             tcp::State::Closed | tcp::State::TimeWait => {
-                self.sockets.remove(stream.handle);
+                self.remove_tcp(stream.handle);
                 return;
             }
             // Both directions are over in order: the FIN exchange finishes here.
