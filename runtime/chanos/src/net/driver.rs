@@ -4,7 +4,8 @@
 //! otherwise: it never polls in a loop.
 
 use super::dirty::{Dirty, Mark};
-use super::pump::{DatagramPump, ReadStep, StreamPump, WriteStep};
+use super::io::Backend;
+use super::pump::{DatagramPump, StreamPump};
 use super::{Datagram, NetError, ReadResult, SocketAddr, TcpStream, DATAGRAM_QUEUE, STREAM_CHUNKS};
 use crate::chan::{self, oneshot, Receiver, Sender, SinkSender};
 use crate::executor::WakeSource;
@@ -45,59 +46,6 @@ pub(crate) enum Request {
         #[allow(clippy::type_complexity)] // a reply of three parts, named where it is made
         reply: oneshot::Sender<Result<(Receiver<Datagram>, Sender<Datagram>, u16), NetError>>,
     },
-}
-
-/// A connection a listener accepted.
-pub(crate) struct Accepted<S> {
-    pub(crate) stream: S,
-    pub(crate) peer: SocketAddr,
-    pub(crate) local: SocketAddr,
-}
-
-/// What the network task needs from a TCP/IP implementation: smoltcp on a
-/// virtio-net device (the image), or Linux sockets (hosted). Every call
-/// must return at once; `poll` registers `cx` for when there is news.
-pub(crate) trait Backend: 'static {
-    type Stream;
-    type Listener;
-    type Datagram;
-
-    fn listen(&mut self, port: u16, backlog: usize) -> Result<(Self::Listener, u16), NetError>;
-    fn accept(&mut self, listener: &mut Self::Listener) -> Option<Accepted<Self::Stream>>;
-    fn close_listener(&mut self, listener: Self::Listener);
-
-    /// Begins a connection to `address`.
-    fn connect(&mut self, address: SocketAddr) -> Result<Self::Stream, NetError>;
-    /// Whether a connection `connect` began is up: its local and peer
-    /// addresses, or why not; `Pending` wakes `cx` when that may change.
-    fn poll_connected(
-        &mut self,
-        stream: &mut Self::Stream,
-        cx: &mut Context<'_>,
-    ) -> Poll<Result<(SocketAddr, SocketAddr), NetError>>;
-
-    /// Reads; on `WouldBlock`, `cx` is woken when there may be more.
-    fn read(&mut self, stream: &mut Self::Stream, cx: &mut Context<'_>) -> ReadStep<Vec<u8>>;
-    /// Writes; on `WouldBlock`, `cx` is woken when there may be room.
-    fn write(&mut self, stream: &mut Self::Stream, bytes: &[u8], cx: &mut Context<'_>)
-        -> WriteStep;
-    /// Sends FIN once what was written has gone.
-    fn shutdown_write(&mut self, stream: &mut Self::Stream);
-    /// Lets the socket go: the app has dropped it and both directions are
-    /// over, or it lingered too long (then it may be reset).
-    fn release(&mut self, stream: Self::Stream);
-
-    fn bind_udp(&mut self, port: u16) -> Result<(Self::Datagram, u16), NetError>;
-    fn recv_datagram(&mut self, socket: &mut Self::Datagram) -> ReadStep<Datagram>;
-    fn send_datagram(&mut self, socket: &mut Self::Datagram, datagram: &Datagram) -> WriteStep;
-    fn release_udp(&mut self, socket: Self::Datagram);
-
-    /// Moves packets between the device and the sockets (or collects the
-    /// poller's news); true when something happened that the pumps should see.
-    fn poll(&mut self, cx: &mut Context<'_>) -> bool;
-    /// When `poll` must run again even if nothing wakes the task, in
-    /// nanoseconds of [`Instant`] time.
-    fn deadline(&mut self) -> Option<u64>;
 }
 
 struct Listening<B: Backend> {

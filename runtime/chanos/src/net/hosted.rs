@@ -7,8 +7,7 @@
 //! mark when the kernel says "would block" (mio's readiness is
 //! edge-triggered: the next change wakes the task again).
 
-use super::driver::{Accepted, Backend};
-use super::pump::{ReadStep, WriteStep};
+use super::io::{Accepted, Backend, ReadStep, WriteStep};
 use super::{Datagram, NetError, SocketAddr, CHUNK_BYTES};
 use alloc::collections::BTreeMap;
 use alloc::string::ToString;

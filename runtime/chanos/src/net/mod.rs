@@ -45,6 +45,7 @@
 
 mod dirty;
 mod driver;
+mod io;
 mod pump;
 
 #[cfg(not(target_os = "none"))]

@@ -2,29 +2,14 @@
 //! or one UDP socket. The same pumps serve both backends: a backend only
 //! says how to read, write and close its sockets ([`Backend`]).
 
-use super::driver::Backend;
-use super::{Datagram, NetError, ReadResult};
+use super::io::{Backend, ReadStep, WriteStep};
+use super::{Datagram, ReadResult};
 use crate::chan::{Receiver, Sender, SinkSender, TrySendError};
 use alloc::vec::Vec;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 use futures_core::Stream;
 use futures_sink::Sink;
-
-/// What a non-blocking read found.
-pub(crate) enum ReadStep<T> {
-    Data(T),
-    WouldBlock,
-    Eof,
-    Failed(NetError),
-}
-
-/// What a non-blocking write did.
-pub(crate) enum WriteStep {
-    Wrote(usize),
-    WouldBlock,
-    Failed,
-}
 
 /// One TCP connection's two directions.
 pub(crate) struct StreamPump {

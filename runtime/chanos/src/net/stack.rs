@@ -7,8 +7,7 @@
 //! puts a fresh one in its place. The address comes from DHCP, or from
 //! `chanos.net=ADDRESS/PREFIX[,GATEWAY]` on the command line.
 
-use super::driver::{Accepted, Backend};
-use super::pump::{ReadStep, WriteStep};
+use super::io::{Accepted, Backend, ReadStep, WriteStep};
 use super::{Datagram, Ipv4Addr, NetError, SocketAddr, CHUNK_BYTES};
 use crate::platform::{self, NetDevice};
 use alloc::vec;
