@@ -30,13 +30,14 @@ enum Method {
     Other,
 }
 
-/// Why the connection ends.
+/// What the bytes received so far hold.
 enum Parsed {
     Request(Request),
     Incomplete,
     Bad(&'static str),
 }
 
+/// Serves one connection until it closes, telling the ledger.
 pub(crate) async fn serve(stream: TcpStream, ledger: Sender<Event>, idle: Duration) {
     let _ = ledger.send(Event::Opened).await;
     converse(&stream, &ledger, idle).await;
