@@ -103,8 +103,7 @@ impl<T> RecvArm<'_, T> {
     /// Withdraws the waiter, if any; a value already handed to it goes on.
     fn withdraw(&mut self) {
         if let Some(token) = self.token.take() {
-            let waker = self.chan().state.borrow_mut().cancel_recv(token);
-            wake_one(waker);
+            chan::withdraw_recv(self.chan(), token);
         }
     }
 }
@@ -298,7 +297,7 @@ impl<T> SendArm<'_, T> {
     /// Withdraws the waiter, if any, and returns its value if undelivered.
     fn withdraw(&mut self) -> Option<T> {
         let token = self.token.take()?;
-        self.sender.chan.state.borrow_mut().cancel_send(token)
+        chan::withdraw_send(&self.sender.chan, token)
     }
 }
 

@@ -36,6 +36,7 @@ mod ops;
 mod state;
 mod stream;
 
+pub(crate) use ops::{withdraw_recv, withdraw_send};
 pub use ops::{Recv, Send};
 pub(crate) use state::{RecvRefusal, RecvWait, SelectClaim, SendRefusal, SendWait, Token};
 pub use stream::SinkSender;

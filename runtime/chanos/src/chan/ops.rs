@@ -72,7 +72,8 @@ pub(crate) fn cancel_recv<T>(chan: &Chan<T>, op: &mut RecvOp) {
     }
 }
 
-fn withdraw_recv<T>(chan: &Chan<T>, token: Token) {
+/// Withdraws the waiting receive `token`; a value already handed to it goes on.
+pub(crate) fn withdraw_recv<T>(chan: &Chan<T>, token: Token) {
     let waker = chan.state.borrow_mut().cancel_recv(token);
     wake_one(waker);
 }
@@ -120,13 +121,13 @@ pub(crate) fn poll_send<T: 'static>(
 pub(crate) fn cancel_send<T>(chan: &Chan<T>, op: &mut SendOp<T>) {
     if let SendOp::Waiting(token) = *op {
         *op = SendOp::Empty;
-        withdraw_send(chan, token);
+        drop(withdraw_send(chan, token));
     }
 }
 
-fn withdraw_send<T>(chan: &Chan<T>, token: Token) {
-    let value = chan.state.borrow_mut().cancel_send(token);
-    drop(value);
+/// Withdraws the waiting send `token`; its value comes back if undelivered.
+pub(crate) fn withdraw_send<T>(chan: &Chan<T>, token: Token) -> Option<T> {
+    chan.state.borrow_mut().cancel_send(token)
 }
 
 /// The future of [`Receiver::recv`]: the next value, or `None` when closed.
