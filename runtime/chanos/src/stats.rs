@@ -29,7 +29,6 @@ pub struct Stats {
 /// Counts of things made and passed, on this thread or core.
 pub(crate) struct Counters {
     pub(crate) tasks_spawned: Cell<u64>,
-    pub(crate) tasks_ended: Cell<u64>,
     pub(crate) channels_made: Cell<u64>,
     pub(crate) channels_dropped: Cell<u64>,
     pub(crate) messages: Cell<u64>,
@@ -39,7 +38,6 @@ impl Counters {
     const fn new() -> Self {
         Counters {
             tasks_spawned: Cell::new(0),
-            tasks_ended: Cell::new(0),
             channels_made: Cell::new(0),
             channels_dropped: Cell::new(0),
             messages: Cell::new(0),
@@ -65,7 +63,7 @@ static COUNTERS: SingleCore = SingleCore(Counters::new());
 
 /// Runs `f` on this thread's (or core's) counters.
 #[inline(always)]
-pub(crate) fn with<R>(f: impl FnOnce(&Counters) -> R) -> R {
+fn with<R>(f: impl FnOnce(&Counters) -> R) -> R {
     #[cfg(not(target_os = "none"))]
     return COUNTERS.with(f);
     #[cfg(target_os = "none")]
@@ -84,7 +82,7 @@ pub(crate) fn bump(counter: impl FnOnce(&Counters) -> &Cell<u64>) {
 /// The runtime's counters now, for the calling thread's executor.
 pub fn stats() -> Stats {
     with(|c| Stats {
-        tasks: c.tasks_spawned.get() - c.tasks_ended.get(),
+        tasks: crate::executor::live_tasks(),
         tasks_spawned: c.tasks_spawned.get(),
         channels: c.channels_made.get() - c.channels_dropped.get(),
         channels_made: c.channels_made.get(),

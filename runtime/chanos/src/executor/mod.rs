@@ -235,7 +235,6 @@ impl Shared {
             drop(task.header().wait.take());
         }
         if finished {
-            crate::stats::bump(|c| &c.tasks_ended);
             let ended = self.tasks.borrow_mut()[index as usize].take();
             self.free.borrow_mut().push(index);
             drop(ended);
@@ -301,8 +300,6 @@ impl Shared {
             if tasks.iter().all(Option::is_none) {
                 break;
             }
-            let left = tasks.iter().flatten().count() as u64;
-            crate::stats::with(|c| c.tasks_ended.set(c.tasks_ended.get() + left));
             drop(tasks);
         }
         drop(core::mem::take(&mut *self.services.borrow_mut()));
@@ -460,6 +457,14 @@ impl Drop for WakeSource {
         let held = &self.shared.wake_sources;
         held.set(held.get() - 1);
     }
+}
+
+/// How many tasks the current executor has (0 outside a runtime): every
+/// table entry that is not free holds one.
+pub(crate) fn live_tasks() -> u64 {
+    current().map_or(0, |shared| {
+        (shared.tasks.borrow().len() - shared.free.borrow().len()) as u64
+    })
 }
 
 /// Lets every other runnable task run once before this one goes on.
