@@ -54,6 +54,7 @@ mod platform;
 pub mod select;
 mod stats;
 pub mod time;
+mod waker_slot;
 
 pub use chanos_macros::{main, select};
 pub use executor::{

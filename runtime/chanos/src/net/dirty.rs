@@ -3,24 +3,28 @@
 //! the network task a look at the connections that changed, not a sweep of
 //! all of them (a hundred idle connections cost nothing per packet).
 
+use crate::waker_slot::WakerSlot;
 use alloc::sync::Arc;
 use alloc::task::Wake;
 use alloc::vec::Vec;
 use core::cell::RefCell;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use core::task::Waker;
 
 /// The marked connections, and the network task's waker.
 pub(crate) struct Dirty {
+    /// The id the next connection gets.
+    next_id: AtomicU64,
     marked: critical_section::Mutex<RefCell<Vec<u64>>>,
-    task: critical_section::Mutex<RefCell<Option<Waker>>>,
+    task: WakerSlot,
 }
 
 impl Default for Dirty {
     fn default() -> Self {
         Dirty {
+            next_id: AtomicU64::new(0),
             marked: critical_section::Mutex::new(RefCell::new(Vec::new())),
-            task: critical_section::Mutex::new(RefCell::new(None)),
+            task: WakerSlot::new(),
         }
     }
 }
@@ -41,10 +45,7 @@ impl Wake for Mark {
         if !self.set.swap(true, Ordering::AcqRel) {
             critical_section::with(|cs| self.dirty.marked.borrow_ref_mut(cs).push(self.id));
         }
-        let task = critical_section::with(|cs| self.dirty.task.borrow_ref(cs).clone());
-        if let Some(task) = task {
-            task.wake();
-        }
+        self.dirty.task.wake();
     }
 }
 
@@ -57,8 +58,9 @@ impl Mark {
 }
 
 impl Dirty {
-    /// A mark (set) and its waker for connection `id`.
-    pub(crate) fn mark(self: &Arc<Self>, id: u64) -> (Arc<Mark>, Waker) {
+    /// A new connection's id, and its mark (set) and waker.
+    pub(crate) fn mark(self: &Arc<Self>) -> (u64, Arc<Mark>, Waker) {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mark = Arc::new(Mark {
             id,
             set: AtomicBool::new(false),
@@ -66,17 +68,12 @@ impl Dirty {
         });
         let waker = Waker::from(mark.clone());
         waker.wake_by_ref();
-        (mark, waker)
+        (id, mark, waker)
     }
 
     /// Remembers whom a mark wakes: the network task, polled with `task`.
     pub(crate) fn wake_on_mark(&self, task: &Waker) {
-        critical_section::with(|cs| {
-            let mut slot = self.task.borrow_ref_mut(cs);
-            if !slot.as_ref().is_some_and(|w| w.will_wake(task)) {
-                *slot = Some(task.clone());
-            }
-        });
+        self.task.register(task);
     }
 
     /// The ids of the connections marked since the last call.

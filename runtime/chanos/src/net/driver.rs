@@ -57,8 +57,8 @@ struct Listening<B: Backend> {
 struct Connection<B: Backend> {
     socket: B::Stream,
     pump: StreamPump,
-    /// Once the app has let go of it: when it last moved a byte, in nanoseconds.
-    abandoned_at: Option<u64>,
+    /// Once the app has let go of it: when it last moved a byte.
+    abandoned_at: Option<Instant>,
     /// Its own waker, which marks it for the next round (see `dirty`).
     mark: Arc<Mark>,
     waker: Waker,
@@ -83,7 +83,6 @@ struct Driver<B: Backend> {
     listeners: Vec<Listening<B>>,
     connections: BTreeMap<u64, Connection<B>>,
     connecting: BTreeMap<u64, Connecting<B>>,
-    next_id: u64,
     dirty: Arc<Dirty>,
     udp: Vec<Bound<B>>,
     alarm: Option<Sleep>,
@@ -102,7 +101,6 @@ pub(crate) fn start(requests: Receiver<Request>) {
                     listeners: Vec::new(),
                     connections: BTreeMap::new(),
                     connecting: BTreeMap::new(),
-                    next_id: 0,
                     dirty: Arc::default(),
                     udp: Vec::new(),
                     alarm: None,
@@ -237,17 +235,9 @@ impl<B: Backend> Driver<B> {
                 return (true, came);
             };
             came = true;
-            let (stream, pump) = connect_channels(accepted.peer, accepted.local);
-            let id = self.next_id;
-            self.next_id += 1;
-            let (mark, waker) = self.dirty.mark(id);
-            let connection = Connection {
-                socket: accepted.stream,
-                pump,
-                abandoned_at: None,
-                mark,
-                waker,
-            };
+            let (id, mark, waker) = self.dirty.mark();
+            let (connection, stream) =
+                Connection::open(accepted.stream, accepted.peer, accepted.local, mark, waker);
             self.connections.insert(id, connection);
             // `poll_flush` said the previous stream was taken: room for one.
             let _ = Pin::new(&mut listening.accepted).start_send(stream);
@@ -262,9 +252,7 @@ impl<B: Backend> Driver<B> {
     ) {
         match self.backend.connect(address) {
             Ok(socket) => {
-                let id = self.next_id;
-                self.next_id += 1;
-                let (mark, waker) = self.dirty.mark(id);
+                let (id, mark, waker) = self.dirty.mark();
                 let connecting = Connecting {
                     socket,
                     reply,
@@ -296,20 +284,19 @@ impl<B: Backend> Driver<B> {
         };
         match outcome {
             Ok((local, peer)) => {
-                let (stream, pump) = connect_channels(peer, local);
-                if connecting.reply.send(Ok(stream)).is_err() {
+                let Connecting {
+                    socket,
+                    reply,
+                    mark,
+                    waker,
+                } = connecting;
+                let (connection, stream) = Connection::open(socket, peer, local, mark, waker);
+                if reply.send(Ok(stream)).is_err() {
                     // Nobody waits for it any more.
-                    self.backend.release(connecting.socket);
+                    self.backend.release(connection.socket);
                     return true;
                 }
-                connecting.waker.wake_by_ref();
-                let connection = Connection {
-                    socket: connecting.socket,
-                    pump,
-                    abandoned_at: None,
-                    mark: connecting.mark,
-                    waker: connecting.waker,
-                };
+                connection.waker.wake_by_ref();
                 self.connections.insert(id, connection);
             }
             Err(error) => {
@@ -322,7 +309,7 @@ impl<B: Backend> Driver<B> {
 
     /// Pumps the connections whose waker was woken since the last round.
     fn serve_connections(&mut self) -> bool {
-        let now = Instant::now().as_nanos();
+        let now = Instant::now();
         let mut busy = false;
         for id in self.dirty.take() {
             busy |= self.serve_connecting(id);
@@ -340,7 +327,7 @@ impl<B: Backend> Driver<B> {
             }
             let lingered = connection
                 .abandoned_at
-                .is_some_and(|at| now.saturating_sub(at) >= nanos(LINGER));
+                .is_some_and(|at| now.duration_since(at) >= LINGER);
             if connection.pump.finished() || lingered {
                 if let Some(gone) = self.connections.remove(&id) {
                     self.backend.release(gone.socket);
@@ -374,16 +361,16 @@ impl<B: Backend> Driver<B> {
             .values()
             .filter_map(|c| c.abandoned_at)
             .min()
-            .map(|at| at + nanos(LINGER));
-        let deadline = match (self.backend.deadline(), linger) {
+            .map(|at| at + LINGER);
+        let stack = self.backend.deadline().map(Instant::from_nanos);
+        let deadline = match (stack, linger) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        let Some(deadline) = deadline else {
+        let Some(at) = deadline else {
             self.alarm = None;
             return;
         };
-        let at = Instant::from_nanos(deadline);
         if self
             .alarm
             .as_ref()
@@ -418,19 +405,30 @@ impl<B: Backend> Driver<B> {
     }
 }
 
-/// The two channels of a new connection: the app's end and the pump's.
-fn connect_channels(peer: SocketAddr, local: SocketAddr) -> (TcpStream, StreamPump) {
-    let (to_app, reads) = chan::bounded_named::<ReadResult>(STREAM_CHUNKS, "tcp reads");
-    let (writes, from_app) = chan::bounded_named::<Vec<u8>>(STREAM_CHUNKS, "tcp writes");
-    let stream = TcpStream {
-        reads,
-        writes: Some(writes),
-        peer,
-        local,
-    };
-    (stream, StreamPump::new(to_app.into_sink(), from_app))
-}
-
-fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+impl<B: Backend> Connection<B> {
+    /// A connection up on `socket`, and the app's end of its two channels.
+    fn open(
+        socket: B::Stream,
+        peer: SocketAddr,
+        local: SocketAddr,
+        mark: Arc<Mark>,
+        waker: Waker,
+    ) -> (Self, TcpStream) {
+        let (to_app, reads) = chan::bounded_named::<ReadResult>(STREAM_CHUNKS, "tcp reads");
+        let (writes, from_app) = chan::bounded_named::<Vec<u8>>(STREAM_CHUNKS, "tcp writes");
+        let stream = TcpStream {
+            reads,
+            writes: Some(writes),
+            peer,
+            local,
+        };
+        let connection = Connection {
+            socket,
+            pump: StreamPump::new(to_app.into_sink(), from_app),
+            abandoned_at: None,
+            mark,
+            waker,
+        };
+        (connection, stream)
+    }
 }

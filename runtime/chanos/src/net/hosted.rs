@@ -9,6 +9,7 @@
 
 use super::io::{Accepted, Backend, ReadStep, WriteStep};
 use super::{Datagram, NetError, SocketAddr, CHUNK_BYTES};
+use crate::waker_slot::WakerSlot;
 use alloc::collections::BTreeMap;
 use alloc::string::ToString;
 use alloc::sync::Arc;
@@ -28,7 +29,7 @@ const STOP: Token = Token(usize::MAX);
 #[derive(Default)]
 struct News {
     ready: Mutex<Vec<(usize, u8)>>,
-    task: Mutex<Option<Waker>>,
+    task: WakerSlot,
     stop: AtomicBool,
 }
 
@@ -96,10 +97,7 @@ fn watch(mut poll: mio::Poll, news: &News) {
             ready.push((event.token().0, flags));
         }
         drop(ready);
-        let task = news.task.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        if let Some(task) = task {
-            task.wake();
-        }
+        news.task.wake();
     }
 }
 
@@ -157,6 +155,26 @@ impl Hosted {
             *flags &= !flag;
         }
     }
+
+    /// Runs `op` (given the scratch buffer) while socket `token` is marked
+    /// ready for `flag`, again when interrupted: its outcome, or `None` once
+    /// the kernel says it would block (the mark is then used up until the
+    /// next event).
+    fn attempt<T>(
+        &mut self,
+        token: usize,
+        flag: u8,
+        mut op: impl FnMut(&mut [u8]) -> std::io::Result<T>,
+    ) -> Option<std::io::Result<T>> {
+        while self.is_ready(token, flag) {
+            match op(&mut self.scratch) {
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == ErrorKind::WouldBlock => self.used_up(token, flag),
+                outcome => return Some(outcome),
+            }
+        }
+        None
+    }
 }
 
 impl Drop for Hosted {
@@ -179,8 +197,8 @@ impl Backend for Hosted {
     }
 
     fn accept(&mut self, listener: &mut Self::Listener) -> Option<Accepted<Self::Stream>> {
-        while self.is_ready(listener.token, READ) {
-            match listener.io.accept() {
+        loop {
+            match self.attempt(listener.token, READ, |_| listener.io.accept())? {
                 Ok((io, peer)) => {
                     let local = io.local_addr().ok()?;
                     // Small replies (HTTP) go out at once.
@@ -192,19 +210,15 @@ impl Backend for Hosted {
                         local,
                     });
                 }
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                    self.used_up(listener.token, READ);
-                }
                 // A connection that died in the queue: the next one may be fine.
                 Err(e) if e.kind() == ErrorKind::ConnectionAborted => {}
                 Err(e) => {
                     log::warn!("network: accept failed: {e}");
                     self.used_up(listener.token, READ);
+                    return None;
                 }
             }
         }
-        None
     }
 
     fn close_listener(&mut self, listener: Self::Listener) {
@@ -243,17 +257,16 @@ impl Backend for Hosted {
     }
 
     fn read(&mut self, stream: &mut Self::Stream, cx: &mut Context<'_>) -> ReadStep<Vec<u8>> {
-        while self.is_ready(stream.token, READ) {
-            match stream.io.read(&mut self.scratch) {
-                Ok(0) => return ReadStep::Eof,
-                Ok(n) => return ReadStep::Data(self.scratch[..n].to_vec()),
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == ErrorKind::WouldBlock => self.used_up(stream.token, READ),
-                Err(_) => return ReadStep::Failed(NetError::Reset),
+        let read = |buffer: &mut [u8]| stream.io.read(buffer).map(|n| buffer[..n].to_vec());
+        match self.attempt(stream.token, READ, read) {
+            Some(Ok(bytes)) if bytes.is_empty() => ReadStep::Eof,
+            Some(Ok(bytes)) => ReadStep::Data(bytes),
+            Some(Err(_)) => ReadStep::Failed(NetError::Reset),
+            None => {
+                self.wait(stream.token, cx);
+                ReadStep::WouldBlock
             }
         }
-        self.wait(stream.token, cx);
-        ReadStep::WouldBlock
     }
 
     fn write(
@@ -262,16 +275,14 @@ impl Backend for Hosted {
         bytes: &[u8],
         cx: &mut Context<'_>,
     ) -> WriteStep {
-        while self.is_ready(stream.token, WRITE) {
-            match stream.io.write(bytes) {
-                Ok(n) => return WriteStep::Wrote(n),
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == ErrorKind::WouldBlock => self.used_up(stream.token, WRITE),
-                Err(_) => return WriteStep::Failed,
+        match self.attempt(stream.token, WRITE, |_| stream.io.write(bytes)) {
+            Some(Ok(n)) => WriteStep::Wrote(n),
+            Some(Err(_)) => WriteStep::Failed,
+            None => {
+                self.wait(stream.token, cx);
+                WriteStep::WouldBlock
             }
         }
-        self.wait(stream.token, cx);
-        WriteStep::WouldBlock
     }
 
     fn shutdown_write(&mut self, stream: &mut Self::Stream) {
@@ -290,30 +301,28 @@ impl Backend for Hosted {
     }
 
     fn recv_datagram(&mut self, socket: &mut Self::Datagram) -> ReadStep<Datagram> {
-        while self.is_ready(socket.token, READ) {
-            match socket.io.recv_from(&mut self.scratch) {
-                Ok((n, peer)) => {
-                    let data = self.scratch[..n].to_vec();
-                    return ReadStep::Data(Datagram { data, peer });
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => self.used_up(socket.token, READ),
+        let mut receive = |buffer: &mut [u8]| {
+            let (n, peer) = socket.io.recv_from(buffer)?;
+            let data = buffer[..n].to_vec();
+            Ok(Datagram { data, peer })
+        };
+        loop {
+            match self.attempt(socket.token, READ, &mut receive) {
+                Some(Ok(datagram)) => return ReadStep::Data(datagram),
                 // E.g. an ICMP "port unreachable" for an earlier send: skip it.
-                Err(_) => {}
+                Some(Err(_)) => {}
+                None => return ReadStep::WouldBlock,
             }
         }
-        ReadStep::WouldBlock
     }
 
     fn send_datagram(&mut self, socket: &mut Self::Datagram, datagram: &Datagram) -> WriteStep {
-        while self.is_ready(socket.token, WRITE) {
-            match socket.io.send_to(&datagram.data, datagram.peer) {
-                Ok(n) => return WriteStep::Wrote(n),
-                Err(e) if e.kind() == ErrorKind::WouldBlock => self.used_up(socket.token, WRITE),
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(_) => return WriteStep::Failed,
-            }
+        let send = |_: &mut [u8]| socket.io.send_to(&datagram.data, datagram.peer);
+        match self.attempt(socket.token, WRITE, send) {
+            Some(Ok(n)) => WriteStep::Wrote(n),
+            Some(Err(_)) => WriteStep::Failed,
+            None => WriteStep::WouldBlock,
         }
-        WriteStep::WouldBlock
     }
 
     fn release_udp(&mut self, socket: Self::Datagram) {
@@ -321,12 +330,7 @@ impl Backend for Hosted {
     }
 
     fn poll(&mut self, cx: &mut Context<'_>) -> bool {
-        {
-            let mut task = self.news.task.lock().unwrap_or_else(|e| e.into_inner());
-            if !task.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                *task = Some(cx.waker().clone());
-            }
-        }
+        self.news.task.register(cx.waker());
         let news = core::mem::take(&mut *self.news.ready.lock().unwrap_or_else(|e| e.into_inner()));
         let any = !news.is_empty();
         for (token, flags) in news {

@@ -10,6 +10,7 @@
 //! nothing else: all packet work happens in that task.
 
 use super::{apic, cpu, ioapic, once};
+use crate::waker_slot::WakerSlot;
 use alloc::vec::Vec;
 use core::alloc::Layout;
 use core::cell::RefCell;
@@ -57,8 +58,7 @@ pub(super) static DEVICES: once::Once<Vec<MmioDevice>> = once::Once::new();
 /// The register page of the network device, for the interrupt handler.
 static NET_REGISTERS: once::Once<u64> = once::Once::new();
 /// Whom the interrupt wakes: the network task.
-static NET_WAKER: critical_section::Mutex<RefCell<Option<Waker>>> =
-    critical_section::Mutex::new(RefCell::new(None));
+static NET_WAKER: WakerSlot = WakerSlot::new();
 
 /// Identity mapping: virtual addresses are physical ones.
 struct IdentityHal;
@@ -145,10 +145,7 @@ pub(super) fn on_interrupt() {
             ((base + INTERRUPT_ACK) as *mut u32).write_volatile(status);
         }
     }
-    let waker = critical_section::with(|cs| NET_WAKER.borrow_ref(cs).clone());
-    if let Some(waker) = waker {
-        waker.wake();
-    }
+    NET_WAKER.wake();
 }
 
 impl NetDevice {
@@ -159,12 +156,7 @@ impl NetDevice {
 
     /// Makes the device's next interrupt wake `waker`.
     pub(crate) fn wake_on_interrupt(&self, waker: &Waker) {
-        critical_section::with(|cs| {
-            let mut slot = NET_WAKER.borrow_ref_mut(cs);
-            if !slot.as_ref().is_some_and(|w| w.will_wake(waker)) {
-                *slot = Some(waker.clone());
-            }
-        });
+        NET_WAKER.register(waker);
     }
 }
 
