@@ -2,7 +2,7 @@
 //! QEMU with KVM when the machine has /dev/kvm (and uhyve), with small
 //! workloads, since /dev/kvm may be a slow software virtualiser.
 
-use chanos_tests::{build_images, workspace_root};
+use chanos_tests::{boot_command, build_images};
 use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::OnceLock;
@@ -28,18 +28,12 @@ struct Boot {
 /// Boots `app` with `args` the way `scripts/run` does (same QEMU command,
 /// same exit-status mapping), under `how`: "tcg", "kvm" or "uhyve".
 fn boot(how: &str, app: &str, args: &[&str]) -> Boot {
-    let image = images().join(app);
-    let root = workspace_root();
-    let call = match how {
-        "uhyve" => "boot_uhyve \"$@\"",
-        accel => &format!("boot_qemu {accel} \"$@\""),
+    let boot = match how {
+        "uhyve" => "boot_uhyve",
+        accel => &format!("boot_qemu {accel}"),
     };
-    let script = format!("source '{}/scripts/lib.sh' && {call}", root.display());
     let start = Instant::now();
-    let out: Output = Command::new("timeout")
-        .args(["120", "bash", "-c", &script, "boot"])
-        .arg(&image)
-        .args(args)
+    let out: Output = boot_command("", boot, &images().join(app), args, Some(120))
         .output()
         .expect("bash runs");
     Boot {

@@ -4,7 +4,7 @@
 //! and against the image booted under QEMU TCG (virtio-net, smoltcp, QEMU
 //! user networking with a port forward, as `scripts/run --forward` does).
 
-use chanos_tests::{app_dir, build_images, workspace_root};
+use chanos_tests::{app_dir, boot_command, build_images, workspace_root};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream, UdpSocket};
 use std::os::unix::process::CommandExt;
@@ -26,6 +26,8 @@ struct Server {
     port: u16,
     /// What the server printed so far.
     output: Arc<Mutex<String>>,
+    /// Says when the server printed that it listens.
+    started: mpsc::Receiver<()>,
 }
 
 /// Builds the network images once per test process.
@@ -48,16 +50,9 @@ fn free_port() -> u16 {
 
 /// The QEMU command of `scripts/run APP --on ACCEL --forward P:G --forward udp:P:G`.
 fn qemu_command(accel: &str, app: &str, host: u16, guest: u16, args: &[&str]) -> Command {
-    let script = format!(
-        "source '{}/scripts/lib.sh' && qemu_forward {host}:{guest} udp:{host}:{guest} && boot_qemu {accel} \"$@\"",
-        workspace_root().display()
-    );
-    let mut command = Command::new("bash");
-    command
-        .args(["-c", &script, "boot"])
-        .arg(images().join(app))
-        .args(args);
-    command
+    let forward = format!("qemu_forward {host}:{guest} udp:{host}:{guest} &&");
+    let boot = format!("boot_qemu {accel}");
+    boot_command(&forward, &boot, &images().join(app), args, None)
 }
 
 impl Server {
@@ -74,12 +69,20 @@ impl Server {
             Where::Tcg => qemu_command("tcg", app, port, guest_port, args),
             Where::Kvm => qemu_command("kvm", app, port, guest_port, args),
         };
-        // A process group of its own, so that dropping the server stops QEMU too.
-        command
+        command.stderr(Stdio::inherit());
+        let server = Server::spawn(command, port);
+        server.wait_until_listening(Duration::from_secs(120));
+        server
+    }
+
+    /// Spawns `command`, in a process group of its own so that dropping the
+    /// server stops QEMU too.
+    fn spawn(mut command: Command, port: u16) -> Server {
+        let mut child = command
             .process_group(0)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        let mut child = command.spawn().expect("the server starts");
+            .spawn()
+            .expect("the server starts");
         let stdout = child.stdout.take().expect("piped");
         let (ready, started) = mpsc::channel();
         let output = Arc::new(Mutex::new(String::new()));
@@ -94,15 +97,19 @@ impl Server {
                 }
             }
         });
-        let server = Server {
+        Server {
             child,
             port,
             output,
-        };
-        started
-            .recv_timeout(Duration::from_secs(120))
-            .unwrap_or_else(|_| panic!("{app} did not start listening"));
-        server
+            started,
+        }
+    }
+
+    /// Waits up to `wait` until the server prints that it listens.
+    fn wait_until_listening(&self, wait: Duration) {
+        self.started
+            .recv_timeout(wait)
+            .unwrap_or_else(|_| panic!("the server did not start listening"));
     }
 
     fn address(&self) -> String {
@@ -507,15 +514,16 @@ fn fetch(on: Where, port: u16, path: &str) -> (Option<i32>, String, String) {
             .args([&format!("127.0.0.1:{port}"), path])
             .output(),
         _ => {
-            let script = format!(
-                "source '{}/scripts/lib.sh' && qemu_forward && boot_qemu tcg \"$@\"",
-                workspace_root().display()
-            );
-            Command::new("timeout")
-                .args(["120", "bash", "-c", &script, "boot"])
-                .arg(images().join("fetch"))
-                .args([&format!("10.0.2.2:{port}"), path])
-                .output()
+            let address = format!("10.0.2.2:{port}");
+            let image = images().join("fetch");
+            boot_command(
+                "qemu_forward &&",
+                "boot_qemu tcg",
+                &image,
+                &[&address, path],
+                Some(120),
+            )
+            .output()
         }
     }
     .expect("fetch runs");
@@ -565,41 +573,23 @@ fn booted_fetch_from_a_closed_port_is_refused() {
 /// `scripts/run http --on WHERE --forward P:80`: prints where to look, then serves there.
 fn run_script_serves_http(on: &str) {
     let port = free_port();
-    let mut child = Command::new("bash")
+    let mut command = Command::new("bash");
+    command
         .arg(workspace_root().join("scripts/run"))
         .args(["http", "--on", on, "--forward", &format!("{port}:80")])
         // The hosted build's own target directory is locked by the `cargo
         // test` that runs this; use the one the test apps are built in.
         .env("CARGO_TARGET_DIR", app_dir().parent().expect("target dir"))
-        .process_group(0)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("scripts/run starts");
-    let stdout = child.stdout.take().expect("piped");
-    let stderr = child.stderr.take().expect("piped");
+        .stderr(Stdio::piped());
+    let mut server = Server::spawn(command, port);
+    let stderr = server.child.stderr.take().expect("piped");
     let (said, heard) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             let _ = said.send(line);
         }
     });
-    let (ready, started) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if line.contains("serving on") {
-                let _ = ready.send(());
-            }
-        }
-    });
-    let server = Server {
-        child,
-        port,
-        output: Arc::default(),
-    };
-    started
-        .recv_timeout(Duration::from_secs(300))
-        .expect("the server starts");
+    server.wait_until_listening(Duration::from_secs(300));
     let url = server.url("/");
     let mut told = Vec::new();
     let mut printed = false;
@@ -645,16 +635,15 @@ fn scripts_run_says_why_uhyve_has_no_network() {
 /// Boots the echo image under TCG until it exits, after `setup` (shell
 /// code run before `boot_qemu`), and returns its status and console text.
 fn boot_echo_to_exit(setup: &str, args: &[&str]) -> (Option<i32>, String) {
-    let script = format!(
-        "source '{}/scripts/lib.sh' && {setup} boot_qemu tcg \"$@\"",
-        workspace_root().display()
-    );
-    let out = Command::new("timeout")
-        .args(["120", "bash", "-c", &script, "boot"])
-        .arg(images().join("echo"))
-        .args(args)
-        .output()
-        .expect("bash runs");
+    let out = boot_command(
+        setup,
+        "boot_qemu tcg",
+        &images().join("echo"),
+        args,
+        Some(120),
+    )
+    .output()
+    .expect("bash runs");
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     (out.status.code(), text)
 }

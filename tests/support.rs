@@ -1,6 +1,6 @@
 //! Helpers for the integration tests.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
@@ -56,6 +56,34 @@ pub fn build_images(apps: &[&str]) -> PathBuf {
     assert!(out.status.success(), "scripts/image failed:\n{log}");
     assert!(!log.contains("warning"), "the image build warns:\n{log}");
     root.join("target/image/x86_64-unknown-none/release")
+}
+
+/// The command that boots `image` with `args` through the project's own
+/// shell functions, as `scripts/run` does: `setup` (e.g. `qemu_forward
+/// 8080:80 &&`, or nothing) runs first, then `boot` (`boot_qemu tcg`,
+/// `boot_qemu kvm`, `boot_uhyve`). With `limit`, it is stopped after that
+/// many seconds.
+pub fn boot_command(
+    setup: &str,
+    boot: &str,
+    image: &Path,
+    args: &[&str],
+    limit: Option<u32>,
+) -> Command {
+    let script = format!(
+        "source '{}/scripts/lib.sh' && {setup} {boot} \"$@\"",
+        workspace_root().display()
+    );
+    let mut command = match limit {
+        Some(seconds) => {
+            let mut timeout = Command::new("timeout");
+            timeout.arg(seconds.to_string()).arg("bash");
+            timeout
+        }
+        None => Command::new("bash"),
+    };
+    command.args(["-c", &script, "boot"]).arg(image).args(args);
+    command
 }
 
 /// Runs app `name` with `args`, with a time limit, and returns its output.
