@@ -159,16 +159,23 @@ QEMU_NET=()
 # these ports of the host's 127.0.0.1 forwarded to the image's ports (none:
 # the image can only connect out).
 qemu_forward() {
-    local netdev="user,id=net0" forward proto host guest
+    local netdev="user,id=net0" forward
     for forward in "$@"; do
-        proto=tcp
-        case "$forward" in udp:*) proto=udp forward=${forward#udp:} ;; tcp:*) forward=${forward#tcp:} ;; esac
-        host=${forward%%:*} guest=${forward#*:}
-        [[ "$host" =~ ^[0-9]+$ && "$guest" =~ ^[0-9]+$ && "$host" -le 65535 && "$guest" -le 65535 ]] ||
-            die 64 "--forward wants [udp:]HOST_PORT:GUEST_PORT (e.g. 8080:80), not '$forward'"
-        netdev+=",hostfwd=$proto:127.0.0.1:$host-:$guest"
+        parse_forward "$forward"
+        netdev+=",hostfwd=$FORWARD_PROTO:127.0.0.1:$FORWARD_HOST-:$FORWARD_GUEST"
     done
     QEMU_NET=(-netdev "$netdev" -device virtio-net-device,netdev=net0)
+}
+
+# parse_forward [tcp:|udp:]HOST:GUEST: sets FORWARD_PROTO, FORWARD_HOST and
+# FORWARD_GUEST, or stops with status 64 when SPEC is not that.
+parse_forward() {
+    local spec=$1
+    FORWARD_PROTO=tcp
+    case "$spec" in udp:*) FORWARD_PROTO=udp spec=${spec#udp:} ;; tcp:*) spec=${spec#tcp:} ;; esac
+    FORWARD_HOST=${spec%%:*} FORWARD_GUEST=${spec#*:}
+    [[ "$FORWARD_HOST" =~ ^[0-9]+$ && "$FORWARD_GUEST" =~ ^[0-9]+$ && "$FORWARD_HOST" -le 65535 && "$FORWARD_GUEST" -le 65535 ]] ||
+        die 64 "--forward wants [udp:]HOST_PORT:GUEST_PORT (e.g. 8080:80), not '$1'"
 }
 
 # boot_qemu ACCEL IMAGE ARGS...: boots IMAGE under QEMU -M microvm; returns
@@ -198,13 +205,14 @@ boot_uhyve() {
     return "$status"
 }
 
-# ensure_go: Go, for the benchmark's Go peer (Debian's golang-go).
+# ensure_curl: curl, the network tests' HTTP client.
 ensure_curl() {
     command -v curl >/dev/null 2>&1 && return 0
     say "installing curl (apt: curl): the network tests talk to the http app with it"
     apt_install curl || die 69 "curl is missing and could not be installed: install curl."
 }
 
+# ensure_go: Go, for the benchmark's Go peer (Debian's golang-go).
 ensure_go() {
     command -v go >/dev/null 2>&1 && return 0
     say "installing Go (apt: golang-go) for the benchmark's Go peer"
