@@ -135,19 +135,31 @@ have_hardware_kvm() {
     [ -e /dev/kvm ] && [ ! -e /sys/module/kvm_pvm ]
 }
 
-# qemu_status_to_app STATUS: maps QEMU's exit status back to the app's.
-# The image writes code+1 to isa-debug-exit, so QEMU exits 2*code+3.
+# qemu_status_to_app STATUS [ERRORS_FILE]: maps QEMU's exit status back to
+# the app's. The image writes code+1 to isa-debug-exit, so QEMU exits
+# 2*code+3: odd, 3 to 255. Anything else (even) is said in one line on
+# stderr, with QEMU's own message (from ERRORS_FILE, what QEMU wrote to
+# stderr), and becomes 70.
 qemu_status_to_app() {
-    local q=$1
+    local q=$1 errors=${2:-} said=""
     if [ "$q" -ge 3 ] && [ $((q % 2)) -eq 1 ]; then
         echo $(((q - 3) / 2))
-    elif [ "$q" -eq 0 ]; then
-        printf 'error: the machine reset without an exit status (a triple fault?)\n' >&2
-        echo 70
-    else
-        printf 'error: QEMU failed (status %s) before the app could exit\n' "$q" >&2
-        echo 70
+        return
     fi
+    if [ -n "$errors" ] && [ -s "$errors" ]; then
+        # Its first error line, or else its last line (QEMU also warns).
+        said=$(grep -m1 -i 'error' "$errors" || tail -n1 "$errors")
+    fi
+    if [ "$q" -eq 0 ]; then
+        printf 'error: the machine reset without an exit status (a triple fault?)\n' >&2
+    elif [ "$q" -eq 124 ] && [ -n "${BOOT_TIMEOUT:-}" ]; then
+        printf 'error: the image did not exit within %s s; QEMU was stopped\n' "$BOOT_TIMEOUT" >&2
+    elif [ "$q" -ge 128 ]; then
+        printf 'error: QEMU was killed by signal %s before the app could exit%s\n' "$((q - 128))" "${said:+: $said}" >&2
+    else
+        printf 'error: QEMU failed (status %s) before the app could exit%s\n' "$q" "${said:+: $said}" >&2
+    fi
+    echo 70
 }
 
 # QEMU_NET: the network part of QEMU's command line, set by
@@ -178,21 +190,56 @@ parse_forward() {
         die 64 "--forward wants [udp:]HOST_PORT:GUEST_PORT (e.g. 8080:80), not '$1'"
 }
 
+# A prefix that makes a command end when the shell that started it ends
+# (Linux's parent-death signal, through util-linux's setpriv), so that a
+# killed script or test leaves no QEMU or uhyve behind. Empty where
+# setpriv is missing: the process group then is the only tie.
+DIE_WITH_PARENT=()
+if command -v setpriv >/dev/null 2>&1 && setpriv --pdeathsig KILL -- true 2>/dev/null; then
+    DIE_WITH_PARENT=(setpriv --pdeathsig KILL --)
+fi
+
+# The CPU model for QEMU, under TCG and KVM alike. `max` offers the guest
+# everything the accelerator can do; without IA32_ARCH_CAPABILITIES, since
+# KVM on AMD hosts refuses that MSR and QEMU then aborts at start
+# ("failed to set MSR 0x10a"); chanos does not read it.
+QEMU_CPU=max,-arch-capabilities
+
 # boot_qemu ACCEL IMAGE ARGS...: boots IMAGE under QEMU -M microvm; returns
 # the app's exit status. With a network card (QEMU_NET), ACPI is off so
-# that QEMU describes the card on the kernel command line.
+# that QEMU describes the card on the kernel command line. BOOT_TIMEOUT
+# (seconds) stops QEMU if the image runs longer. QEMU stays in the caller's
+# process group (`timeout --foreground`), so that whoever stops the caller's
+# group stops QEMU too.
 boot_qemu() {
     local accel=$1 image=$2
     shift 2
-    local status=0 machine=microvm net=(-nic none)
+    local status=0 machine=microvm net=(-nic none) errors errors_fd errors_pid
     if [ ${#QEMU_NET[@]} -gt 0 ]; then
         machine=microvm,acpi=off net=("${QEMU_NET[@]}")
     fi
-    ${BOOT_TIMEOUT:+timeout "$BOOT_TIMEOUT"} qemu-system-x86_64 -M "$machine" -accel "$accel" -cpu max -m 256M -smp 1 \
-        -no-reboot -display none -nodefaults -serial stdio "${net[@]}" \
-        -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
-        -kernel "$image" -append "$*" || status=$?
-    return "$(qemu_status_to_app "$status")"
+    local run=(${DIE_WITH_PARENT[@]+"${DIE_WITH_PARENT[@]}"})
+    if [ -n "${BOOT_TIMEOUT:-}" ]; then
+        run+=(timeout --foreground "$BOOT_TIMEOUT" ${DIE_WITH_PARENT[@]+"${DIE_WITH_PARENT[@]}"})
+    fi
+    # QEMU's stderr goes through as it comes and is kept, to be quoted if QEMU fails.
+    errors=$(mktemp "${TMPDIR:-/tmp}/chanos-qemu.XXXXXX")
+    exec {errors_fd}> >(tee "$errors" >&2)
+    errors_pid=$!
+    # The group's 2>/dev/null silences bash's own "Aborted" line for a QEMU
+    # killed by a signal: the line after it says so.
+    {
+        ${run[@]+"${run[@]}"} qemu-system-x86_64 \
+            -M "$machine" -accel "$accel" -cpu "$QEMU_CPU" -m 256M -smp 1 \
+            -no-reboot -display none -nodefaults -serial stdio "${net[@]}" \
+            -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+            -kernel "$image" -append "$*" 2>&"$errors_fd" || status=$?
+    } 2>/dev/null
+    exec {errors_fd}>&-
+    wait "$errors_pid" 2>/dev/null || true
+    status=$(qemu_status_to_app "$status" "$errors")
+    rm -f "$errors"
+    return "$status"
 }
 
 # boot_uhyve IMAGE ARGS...: boots IMAGE under uhyve; returns the app's status.
@@ -201,7 +248,7 @@ boot_uhyve() {
     shift
     local status=0
     # `--` so that arguments starting with a dash reach the app, not uhyve.
-    "$(uhyve_bin)" --no-aslr -m 64MiB -c 1 "$image" -- "$@" || status=$?
+    ${DIE_WITH_PARENT[@]+"${DIE_WITH_PARENT[@]}"} "$(uhyve_bin)" --no-aslr -m 64MiB -c 1 "$image" -- "$@" || status=$?
     return "$status"
 }
 

@@ -1,7 +1,7 @@
 //! The benchmark report writer turns recorded rounds into the report: the
 //! goals judged from the medians, the table with ratios, and the plot.
 
-use chanos_tests::workspace_root;
+use chanos_tests::{ends_with_test, workspace_root, Tag};
 use std::process::Command;
 
 #[test]
@@ -75,11 +75,14 @@ fn the_report_judges_goals_and_computes_ratios_from_the_rounds() {
 }
 
 /// `scripts/bench --quick` runs every system and writes the whole report
-/// (one round, into a scratch directory: the numbers are not checked).
+/// (one round, into a scratch directory: the numbers are not checked), and
+/// leaves no process behind (its servers under QEMU included).
 #[test]
 fn the_quick_benchmark_runs_every_system() {
     let dir = std::env::temp_dir().join(format!("chanos-bench-quick-{}", std::process::id()));
-    let out = Command::new("bash")
+    let tag = Tag::new();
+    let mut bench = Command::new("bash");
+    let out = ends_with_test(tag.apply(&mut bench))
         .arg(workspace_root().join("scripts/bench"))
         .args([
             "--quick",
@@ -93,6 +96,7 @@ fn the_quick_benchmark_runs_every_system() {
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{log}");
     assert!(!log.contains("failed"), "{log}");
+    tag.assert_all_ended(std::time::Duration::from_secs(10));
     let report = std::fs::read_to_string(dir.join("benchmarks.md")).unwrap();
     for system in [
         "chanos (hosted)",

@@ -2,7 +2,7 @@
 //! QEMU with KVM when the machine has /dev/kvm (and uhyve), with small
 //! workloads, since /dev/kvm may be a slow software virtualiser.
 
-use chanos_tests::{boot_command, build_images};
+use chanos_tests::{app_dir, boot_command, build_images};
 use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::OnceLock;
@@ -38,7 +38,7 @@ fn boot(how: &str, app: &str, args: &[&str]) -> Boot {
         .expect("bash runs");
     Boot {
         status: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).replace('\r', ""),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         wall: start.elapsed(),
     }
@@ -205,6 +205,43 @@ fn arguments_reach_the_app() {
     let b = tcg("args", &["alpha", "--beta", "3"]);
     assert_eq!(b.status, 0, "{}{}", b.stdout, b.stderr);
     assert_eq!(b.stdout, "3 arguments\n0: alpha\n1: --beta\n2: 3\n");
+}
+
+#[test]
+fn an_image_writes_the_same_bytes_as_the_hosted_app() {
+    let args = ["one", "-2", "three"];
+    let hosted = Command::new(app_dir().join("args"))
+        .args(args)
+        .output()
+        .expect("the hosted app runs");
+    assert!(hosted.status.success());
+    let b = tcg("args", &args);
+    assert_eq!(b.status, 0, "{}{}", b.stdout, b.stderr);
+    assert_eq!(
+        b.stdout.as_bytes(),
+        hosted.stdout.as_slice(),
+        "booted: {:?}, hosted: {:?}",
+        b.stdout,
+        String::from_utf8_lossy(&hosted.stdout)
+    );
+    assert!(!b.stdout.contains('\r'), "{:?}", b.stdout);
+}
+
+#[test]
+fn a_qemu_that_fails_to_start_is_said_in_one_line_with_its_message() {
+    let missing = std::env::temp_dir().join("chanos-no-such-image");
+    let out = boot_command("", "boot_qemu tcg", &missing, &[], Some(60))
+        .output()
+        .expect("bash runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(70), "{stderr}");
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("error: QEMU failed"))
+        .unwrap_or_else(|| panic!("no error line in {stderr:?}"));
+    assert!(line.contains("before the app could exit: qemu"), "{line}");
+    assert!(line.contains("could not open kernel file"), "{line}");
+    assert!(!stderr.contains("Aborted"), "{stderr}");
 }
 
 #[test]

@@ -15,6 +15,14 @@
 //!    anyway: every value sent is received exactly once, on its channel, in
 //!    its sender's order; a refused send returns its own value, never
 //!    received; and the program ends without deadlock.
+//! 3. `closes_with_waiters_refuse_every_waiting_send`: senders, receivers
+//!    (plain and through `select!`) and a closer on one channel, each task
+//!    yielding a random number of times before each step, so the close
+//!    lands while senders or receivers wait, in every kind of order. From
+//!    the log of what happened: receives that begin after the close get
+//!    only what was buffered then (never a waiting sender's value), sends
+//!    that begin after it are refused, every value is received exactly once
+//!    or refused and given back, and every receiver ends with `None`.
 
 use chanos::chan::{self, Receiver, Sender};
 use chanos::time::{self, Duration};
@@ -499,6 +507,194 @@ proptest! {
         // Refusals happen only after the closer closed that channel.
         if mesh.closer.is_none() {
             prop_assert!(logs.iter().all(|l| l.refused.is_empty()));
+        }
+    }
+}
+
+// ---------- 3. Closes while senders and receivers wait ----------
+
+/// Senders, receivers and one closer share a channel; every task yields a
+/// random number of times before each step, so that the close lands in
+/// every kind of interleaving: with senders blocked (capacity full, or a
+/// rendezvous without a receiver), with receivers blocked (nothing
+/// buffered), before, between and after the transfers.
+#[derive(Clone, Debug)]
+struct CloseRace {
+    cap: usize,
+    /// Per sender: the yields before each of its sends.
+    senders: Vec<Vec<u8>>,
+    /// Per receiver: the yields before each receive, used in turn, and
+    /// whether it receives through `select!`.
+    receivers: Vec<(Vec<u8>, bool)>,
+    /// Yields before the closer closes.
+    close_after: u8,
+}
+
+fn close_race() -> impl Strategy<Value = CloseRace> {
+    let yields = || proptest::collection::vec(0u8..4, 1..6);
+    (
+        0usize..=3,
+        proptest::collection::vec(yields(), 1..=4),
+        proptest::collection::vec((yields(), any::<bool>()), 1..=3),
+        0u8..12,
+    )
+        .prop_map(|(cap, senders, receivers, close_after)| CloseRace {
+            cap,
+            senders,
+            receivers,
+            close_after,
+        })
+}
+
+/// What happened, in the order it happened (logged without waiting).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Event {
+    SendBegins(u32),
+    Sent(u32),
+    Refused {
+        sent: u32,
+        back: u32,
+    },
+    ReceiveBegins(usize),
+    Received(usize, Option<u32>),
+    /// The channel closed with this many values buffered.
+    Closed(usize),
+}
+
+async fn yields(n: u8) {
+    for _ in 0..n {
+        chanos::yield_now().await;
+    }
+}
+
+fn run_close_race(race: &CloseRace, seed: u64) -> Result<Vec<Event>, chanos::Deadlock> {
+    let race = race.clone();
+    Runtime::with_seed(seed).block_on(async move {
+        let (tx, rx) = chan::bounded_named::<u32>(race.cap, "raced");
+        let (log, events) = chan::bounded_named::<Event>(1024, "events");
+        let mut tasks = Vec::new();
+        for (s, pauses) in race.senders.iter().enumerate() {
+            let (tx, log, pauses) = (tx.clone(), log.clone(), pauses.clone());
+            tasks.push(spawn_named(format!("sender {s}"), async move {
+                for (i, pause) in pauses.into_iter().enumerate() {
+                    yields(pause).await;
+                    let value = (s * 100 + i) as u32;
+                    log.try_send(Event::SendBegins(value))
+                        .expect("room in the log");
+                    let event = match tx.send(value).await {
+                        Ok(()) => Event::Sent(value),
+                        Err(chan::SendError(back)) => Event::Refused { sent: value, back },
+                    };
+                    log.try_send(event).expect("room in the log");
+                }
+            }));
+        }
+        for (r, (pauses, through_select)) in race.receivers.iter().enumerate() {
+            let (rx, log, pauses) = (rx.clone(), log.clone(), pauses.clone());
+            let through_select = *through_select;
+            tasks.push(spawn_named(format!("receiver {r}"), async move {
+                // A second arm that is never ready: the select must wait.
+                let (_quiet_tx, quiet) = chan::bounded::<u32>(0);
+                for pause in pauses.iter().cycle() {
+                    yields(*pause).await;
+                    log.try_send(Event::ReceiveBegins(r))
+                        .expect("room in the log");
+                    let got = if through_select {
+                        select! {
+                            v = rx.recv() => v,
+                            v = quiet.recv() => v,
+                        }
+                    } else {
+                        rx.recv().await
+                    };
+                    log.try_send(Event::Received(r, got))
+                        .expect("room in the log");
+                    if got.is_none() {
+                        break;
+                    }
+                }
+            }));
+        }
+        let closer_log = log.clone();
+        let close_after = race.close_after;
+        tasks.push(spawn_named("closer", async move {
+            yields(close_after).await;
+            closer_log
+                .try_send(Event::Closed(tx.len()))
+                .expect("room in the log");
+            tx.close();
+        }));
+        drop((rx, log));
+        for task in tasks {
+            task.await;
+        }
+        let mut seen = Vec::new();
+        while let Ok(event) = events.try_recv() {
+            seen.push(event);
+        }
+        seen
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn closes_with_waiters_refuse_every_waiting_send(race in close_race(), seed in any::<u64>()) {
+        let events = run_close_race(&race, seed).unwrap_or_else(|d| panic!("{d} in {race:?}"));
+        let closed_at = events.iter().position(|e| matches!(e, Event::Closed(_))).expect("closed");
+        let Event::Closed(buffered) = events[closed_at] else { unreachable!() };
+        let mut sent = Vec::new();
+        let mut received = Vec::new();
+        // Receives that began after the close: they may drain the buffer, nothing more.
+        let mut begun_after_close = vec![0usize; race.receivers.len()];
+        let mut drained_after_close = 0;
+        for (at, event) in events.iter().enumerate() {
+            match *event {
+                Event::SendBegins(v) if at > closed_at => {
+                    let outcome = events[at..].iter().find(|e| matches!(e,
+                        Event::Sent(x) | Event::Refused { sent: x, .. } if *x == v));
+                    prop_assert!(matches!(outcome, Some(Event::Refused { .. })),
+                        "send of {} began after the close but was not refused: {:?}", v, events);
+                }
+                Event::Sent(v) => sent.push(v),
+                Event::Refused { sent: v, back } => prop_assert_eq!(v, back, "another value came back"),
+                Event::ReceiveBegins(r) if at > closed_at => begun_after_close[r] += 1,
+                Event::Received(r, Some(v)) => {
+                    received.push(v);
+                    // Is this the answer to a receive that began after the close?
+                    let begun_before = events[..at].iter().rposition(|e| *e == Event::ReceiveBegins(r))
+                        .is_some_and(|b| b < closed_at);
+                    if !begun_before {
+                        drained_after_close += 1;
+                    }
+                }
+                _ => {}
+            }
+        }
+        prop_assert!(drained_after_close <= buffered,
+            "receives begun after the close got {} values, {} were buffered: {:?}",
+            drained_after_close, buffered, events);
+        // Every receiver ends with None; every value sent is received exactly once.
+        for r in 0..race.receivers.len() {
+            prop_assert!(events.contains(&Event::Received(r, None)), "receiver {} never saw None", r);
+        }
+        let refused: Vec<u32> = events.iter().filter_map(|e| match e {
+            Event::Refused { sent, .. } => Some(*sent), _ => None }).collect();
+        for v in &refused {
+            prop_assert!(!received.contains(v), "refused value {} was received: {:?}", v, events);
+        }
+        let mut got = received.clone();
+        got.sort();
+        sent.sort();
+        prop_assert_eq!(got, sent, "received and sent differ: {:?}", events);
+        // Each sender's values arrive in its order at each receiver.
+        let mut last: BTreeMap<(usize, u32), u32> = BTreeMap::new();
+        for event in &events {
+            if let Event::Received(r, Some(v)) = *event {
+                let prev = last.insert((r, v / 100), v);
+                prop_assert!(prev.is_none_or(|p| p < v), "reordered: {:?}", events);
+            }
         }
     }
 }

@@ -230,6 +230,90 @@ fn explicit_close_wakes_waiting_receivers_and_refuses_senders() {
 }
 
 #[test]
+fn close_refuses_a_blocked_rendezvous_send_and_the_receive_sees_none() {
+    run(async {
+        let (tx, rx) = chan::bounded::<u32>(0);
+        let tx2 = tx.clone();
+        let blocked = spawn(async move { tx2.send(1).await });
+        yield_now().await; // the send now waits for a receiver
+        tx.close();
+        assert_eq!(
+            rx.recv().await,
+            None,
+            "a closed rendezvous has nothing to give"
+        );
+        assert_eq!(blocked.await, Err(SendError(1)));
+    });
+}
+
+#[test]
+fn close_refuses_a_blocked_send_seen_through_a_select_receive_arm() {
+    run(async {
+        let (tx, rx) = chan::bounded::<u32>(0);
+        let tx2 = tx.clone();
+        let blocked = spawn(async move { tx2.send(1).await });
+        yield_now().await;
+        tx.close();
+        let got = select! {
+            v = rx.recv() => v,
+        };
+        assert_eq!(got, None);
+        assert_eq!(blocked.await, Err(SendError(1)));
+    });
+}
+
+/// Eight senders block on a channel of capacity `cap` (filled first); the
+/// closer closes it and drains at once, or yields first. Either way the
+/// drain gets only what was buffered, and every blocked sender its value.
+fn close_with_eight_blocked_senders(cap: usize, closer_yields_first: bool) {
+    let (drained, refused) = run(async move {
+        let (tx, rx) = chan::bounded::<u32>(cap);
+        for v in 0..cap as u32 {
+            tx.send(100 + v).await.unwrap();
+        }
+        let senders: Vec<_> = (0..8)
+            .map(|v| {
+                let tx = tx.clone();
+                spawn(async move { tx.send(v).await })
+            })
+            .collect();
+        yield_now().await; // all eight now wait
+        tx.close();
+        if closer_yields_first {
+            yield_now().await;
+        }
+        let mut drained = Vec::new();
+        while let Some(v) = rx.recv().await {
+            drained.push(v);
+        }
+        let mut refused = Vec::new();
+        for sender in senders {
+            refused.push(sender.await);
+        }
+        (drained, refused)
+    });
+    let buffered: Vec<u32> = (0..cap as u32).map(|v| 100 + v).collect();
+    assert_eq!(
+        drained, buffered,
+        "capacity {cap}, yield {closer_yields_first}"
+    );
+    let expected: Vec<_> = (0..8).map(|v| Err(SendError(v))).collect();
+    assert_eq!(
+        refused, expected,
+        "capacity {cap}, yield {closer_yields_first}"
+    );
+}
+
+#[test]
+fn close_refuses_every_blocked_sender_whatever_runs_first() {
+    for cap in [0, 1] {
+        for closer_yields_first in [false, true] {
+            close_with_eight_blocked_senders(cap, closer_yields_first);
+        }
+    }
+}
+
+#[test]
 fn sending_with_no_receivers_returns_the_value() {
     run(async {
         let (tx, rx) = chan::bounded::<String>(1);
@@ -529,6 +613,54 @@ fn time_after_times_out_a_select() {
 }
 
 // ---- time ----
+
+#[test]
+fn a_time_after_that_lost_its_select_is_freed_with_it() {
+    let (baseline, during, after) = run(async {
+        let (tx, rx) = chan::bounded::<u32>(1);
+        let baseline = chanos::stats();
+        let mut during = baseline;
+        for i in 0..20_000u32 {
+            tx.try_send(i).unwrap();
+            select! {
+                v = rx.recv() => assert_eq!(v, Some(i)),
+                _ = time::after(Duration::from_secs(3600)) => unreachable!("an hour passed"),
+            }
+            if i == 10_000 {
+                during = chanos::stats();
+            }
+        }
+        (baseline, during, chanos::stats())
+    });
+    for (when, stats) in [("during", during), ("after", after)] {
+        assert_eq!(
+            stats.channels, baseline.channels,
+            "channels {when} the loop"
+        );
+        assert_eq!(stats.timers, baseline.timers, "timers {when} the loop");
+    }
+    assert_eq!(after.channels_made, baseline.channels_made + 20_000);
+}
+
+#[test]
+fn a_dropped_time_after_cancels_its_timer_and_into_receiver_keeps_it() {
+    run(async {
+        let before = chanos::stats().timers;
+        let kept = time::after(Duration::from_millis(5)).into_receiver();
+        drop(time::after(Duration::from_secs(3600)));
+        assert_eq!(
+            chanos::stats().timers,
+            before + 1,
+            "only the kept timer is pending"
+        );
+        assert!(kept.recv().await.is_some(), "the kept timer still ticks");
+        let waited = time::after(Duration::from_millis(1));
+        assert!(
+            waited.recv().await.is_some(),
+            "an After derefs to its receiver"
+        );
+    });
+}
 
 #[test]
 fn sleep_waits_at_least_its_duration_and_sleepers_wake_in_order() {

@@ -1,8 +1,11 @@
 //! Helpers for the integration tests.
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 /// The workspace's root directory.
 pub fn workspace_root() -> PathBuf {
@@ -83,7 +86,83 @@ pub fn boot_command(
         None => Command::new("bash"),
     };
     command.args(["-c", &script, "boot"]).arg(image).args(args);
+    ends_with_test(&mut command);
     command
+}
+
+/// Makes `command`'s process end when the test thread that starts it ends
+/// (Linux's parent-death signal), even when the test process is killed and
+/// cannot clean up. The project's scripts do the same for the QEMU or uhyve
+/// they start (`DIE_WITH_PARENT` in scripts/lib.sh).
+pub fn ends_with_test(command: &mut Command) -> &mut Command {
+    // SAFETY: between fork and exec the closure only calls prctl, which is
+    // async-signal-safe, and touches no memory of the parent.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        })
+    }
+}
+
+/// A mark in the environment of the processes a test starts (they pass it
+/// on to theirs), so that the test can tell afterwards whether any of them
+/// outlived it: QEMU behind a script, a server behind `timeout`.
+#[derive(Debug)]
+pub struct Tag(String);
+
+const TAG_VARIABLE: &str = "CHANOS_TEST_TAG";
+
+impl Tag {
+    /// A tag no other test of any test process uses.
+    #[allow(clippy::new_without_default)] // each one is different
+    pub fn new() -> Tag {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        Tag(format!("{}-{n}", std::process::id()))
+    }
+
+    /// Puts the tag into `command`'s environment.
+    pub fn apply<'c>(&self, command: &'c mut Command) -> &'c mut Command {
+        command.env(TAG_VARIABLE, &self.0)
+    }
+
+    /// The processes carrying the tag now: their pid and command line.
+    pub fn running(&self) -> Vec<String> {
+        let wanted = format!("{TAG_VARIABLE}={}", self.0);
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+            // A zombie's environment reads empty: it has ended.
+            let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+                continue;
+            };
+            if environ.split(|b| *b == 0).any(|v| v == wanted.as_bytes()) {
+                let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+                let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+                found.push(format!("{} {cmdline}", entry.file_name().to_string_lossy()));
+            }
+        }
+        found
+    }
+
+    /// Waits up to `wait` for every tagged process to end; panics naming
+    /// those still running.
+    pub fn assert_all_ended(&self, wait: Duration) {
+        let start = Instant::now();
+        loop {
+            let running = self.running();
+            if running.is_empty() {
+                return;
+            }
+            assert!(
+                start.elapsed() < wait,
+                "processes outlived their test: {running:#?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
 }
 
 /// Runs app `name` with `args`, with a time limit, and returns its output.

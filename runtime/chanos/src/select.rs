@@ -34,6 +34,7 @@ use crate::chan::{
     self, wake_one, Receiver, Recv, SelectClaim, SendError, SendRefusal, Sender, Token,
 };
 use crate::executor::{self, Labelled, WaitOn};
+use crate::time::{After, Instant, TimerCancel};
 use crate::Isolated;
 use alloc::rc::Rc;
 use alloc::vec::Vec;
@@ -90,6 +91,20 @@ pub struct RecvArm<'a, T> {
     receiver: Held<'a, T>,
     token: Option<Token>,
     output: Option<Option<T>>,
+    /// For `time::after(d)`: its timer, cancelled when the arm is dropped
+    /// (after the receiver, so the channel goes with it).
+    _timer: Option<TimerCancel>,
+}
+
+impl<'a, T> RecvArm<'a, T> {
+    fn new(receiver: Held<'a, T>, timer: Option<TimerCancel>) -> Self {
+        RecvArm {
+            receiver,
+            token: None,
+            output: None,
+            _timer: timer,
+        }
+    }
 }
 
 impl<T> RecvArm<'_, T> {
@@ -111,33 +126,29 @@ impl<T> RecvArm<'_, T> {
 impl<'a, T: 'static> IntoArm for Recv<'a, T> {
     type Arm = RecvArm<'a, T>;
     fn into_arm(self) -> RecvArm<'a, T> {
-        RecvArm {
-            receiver: Held::Borrowed(self.receiver),
-            token: None,
-            output: None,
-        }
+        RecvArm::new(Held::Borrowed(self.receiver), None)
     }
 }
 
 impl<T: 'static> IntoArm for Receiver<T> {
     type Arm = RecvArm<'static, T>;
     fn into_arm(self) -> RecvArm<'static, T> {
-        RecvArm {
-            receiver: Held::Owned(self),
-            token: None,
-            output: None,
-        }
+        RecvArm::new(Held::Owned(self), None)
     }
 }
 
 impl<'a, T: 'static> IntoArm for &'a Receiver<T> {
     type Arm = RecvArm<'a, T>;
     fn into_arm(self) -> RecvArm<'a, T> {
-        RecvArm {
-            receiver: Held::Borrowed(self),
-            token: None,
-            output: None,
-        }
+        RecvArm::new(Held::Borrowed(self), None)
+    }
+}
+
+impl IntoArm for After {
+    type Arm = RecvArm<'static, Instant>;
+    fn into_arm(self) -> RecvArm<'static, Instant> {
+        let (receiver, timer) = self.into_parts();
+        RecvArm::new(Held::Owned(receiver), Some(timer))
     }
 }
 

@@ -22,6 +22,8 @@ pub struct Stats {
     pub channels_made: u64,
     /// Values passed over channels since the program started.
     pub messages: u64,
+    /// Timers pending now (sleeps, timeouts, `time::after`).
+    pub timers: u64,
     /// Time since the program started.
     pub uptime: Duration,
 }
@@ -87,6 +89,7 @@ pub fn stats() -> Stats {
         channels: c.channels_made.get() - c.channels_dropped.get(),
         channels_made: c.channels_made.get(),
         messages: c.messages.get(),
+        timers: crate::executor::pending_timers(),
         uptime: Duration::from_nanos(crate::platform::now_ns()),
     })
 }

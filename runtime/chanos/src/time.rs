@@ -205,12 +205,67 @@ impl Interval {
 
 /// A channel that receives the time once, `duration` from now: Go's
 /// `time.After`, for timeouts in `select!`.
+///
+/// The [`After`] owns its timer: when it is dropped (say, because another
+/// arm of its `select!` won), the timer and the channel are freed at once,
+/// so a loop of selects with long timeouts holds only the live ones.
 #[track_caller]
-pub fn after(duration: Duration) -> Receiver<Instant> {
-    let (tx, rx) = chan::make(1, Some("time::after"), Location::caller());
+pub fn after(duration: Duration) -> After {
+    let (tx, receiver) = chan::make(1, Some("time::after"), Location::caller());
     let deadline = Instant::now() + duration;
-    executor::add_timer(deadline.0, TimerAction::Tick(alloc::boxed::Box::new(tx)));
-    rx
+    let key = executor::add_timer(deadline.0, TimerAction::Tick(alloc::boxed::Box::new(tx)));
+    After {
+        receiver,
+        timer: TimerCancel(key),
+    }
+}
+
+/// The channel of [`after`]. It derefs to its [`Receiver`] and stands in a
+/// `select!` arm as it is. Dropping it cancels the timer: a clone of the
+/// receiver then sees the channel closed (keep the timer running with
+/// [`into_receiver`](After::into_receiver)).
+#[derive(Debug)]
+pub struct After {
+    receiver: Receiver<Instant>,
+    timer: TimerCancel,
+}
+
+impl After {
+    /// The receiver alone: the timer then runs to its deadline, whatever
+    /// becomes of the receiver.
+    pub fn into_receiver(self) -> Receiver<Instant> {
+        self.timer.disarm();
+        self.receiver
+    }
+
+    /// The receiver and what cancels its timer when dropped.
+    pub(crate) fn into_parts(self) -> (Receiver<Instant>, TimerCancel) {
+        (self.receiver, self.timer)
+    }
+}
+
+impl core::ops::Deref for After {
+    type Target = Receiver<Instant>;
+    fn deref(&self) -> &Receiver<Instant> {
+        &self.receiver
+    }
+}
+
+/// Cancels a timer when dropped (dropping the timer's channel end with it).
+#[derive(Debug)]
+pub(crate) struct TimerCancel(TimerKey);
+
+impl TimerCancel {
+    /// Lets the timer run to its deadline.
+    fn disarm(self) {
+        core::mem::forget(self); // nothing to free: the key is two numbers
+    }
+}
+
+impl Drop for TimerCancel {
+    fn drop(&mut self) {
+        executor::cancel_timer(self.0);
+    }
 }
 
 impl TimerTick for Sender<Instant> {

@@ -14,6 +14,9 @@
 //! - A receive takes the oldest buffered value and then lets the longest-
 //!   waiting sender move its value into the freed room; with no buffer
 //!   (capacity 0) it takes the waiting sender's value directly.
+//! - `close()` ends every waiting send: from then on no receive takes a
+//!   waiting sender's value (receivers drain the buffer, then see Closed),
+//!   and each waiting sender gets its value back when it is next polled.
 //! - Values handed to a waiting receiver sit in `handed` under the receiver's
 //!   token until it collects them; if it is cancelled first, the value is
 //!   offered to the next receiver or put back at the head of the buffer:
@@ -171,8 +174,13 @@ impl<T> ChannelState<T> {
     }
 
     /// Claims the longest-waiting sender that can still give its value.
+    /// None once the channel is closed: a send still waiting then fails and
+    /// gets its value back, whoever is polled first (Go's semantics).
     #[inline(always)] // hot: once per handoff
     fn claim_sender(&mut self) -> Option<(Waiter, T)> {
+        if self.closed {
+            return None;
+        }
         let (waiter, value) = if self.send_waiters.front()?.0.is_claimable() {
             self.send_waiters.pop_front()?
         } else {
@@ -458,6 +466,26 @@ mod tests {
         );
         assert_eq!(ch.try_recv().map(|(v, _)| v), Err(RecvRefusal::Closed));
         assert_eq!(ch.try_send(3).err(), Some(SendRefusal::Closed(3)));
+    }
+
+    #[test]
+    fn after_close_no_receive_takes_a_waiting_senders_value() {
+        for cap in [0, 1] {
+            let mut ch = ChannelState::<u32>::new(cap);
+            if cap == 1 {
+                ch.try_send(100).unwrap();
+            }
+            let senders: Vec<Token> = (0..8).map(|v| ch.wait_send(v, noop(), None)).collect();
+            assert_eq!(ch.close().len(), 8, "every waiting sender is woken");
+            if cap == 1 {
+                assert_eq!(ch.try_recv().map(|(v, _)| v), Ok(100), "the buffer drains");
+            }
+            assert_eq!(ch.try_recv().map(|(v, _)| v), Err(RecvRefusal::Closed));
+            for (value, token) in senders.into_iter().enumerate() {
+                let back = SendWait::Refused(value as u32);
+                assert_eq!(ch.poll_send_waiter(token, &noop()), back, "capacity {cap}");
+            }
+        }
     }
 
     #[test]

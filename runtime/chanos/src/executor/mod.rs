@@ -467,6 +467,11 @@ pub(crate) fn live_tasks() -> u64 {
     })
 }
 
+/// How many timers the current executor has pending (0 outside a runtime).
+pub(crate) fn pending_timers() -> u64 {
+    current().map_or(0, |shared| shared.timers.len() as u64)
+}
+
 /// Lets every other runnable task run once before this one goes on.
 pub fn yield_now() -> YieldNow {
     YieldNow { yielded: false }

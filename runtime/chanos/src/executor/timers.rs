@@ -88,6 +88,11 @@ impl Timers {
             .map(|(key, _)| key.0)
     }
 
+    /// How many timers are pending.
+    pub(super) fn len(&self) -> usize {
+        self.map.borrow().len()
+    }
+
     pub(super) fn clear(&self) {
         let map = core::mem::take(&mut *self.map.borrow_mut());
         drop(map);

@@ -68,14 +68,11 @@ fn write_bytes(bytes: &[u8]) {
             };
             uhyve_hypercall(UHYVE_SERIAL_BUFFER, &params);
         }
-        Machine::Qemu => {
-            for &byte in bytes {
-                if byte == b'\n' {
-                    uart_put(b'\r');
-                }
-                uart_put(byte);
-            }
-        }
+        // Bytes go out as they are, `\n` included: the same as a hosted app
+        // writes. A terminal behind QEMU's `-serial stdio` still shows
+        // lines right, since QEMU leaves the tty's output processing (and
+        // so its `\n` to `\r\n`) on.
+        Machine::Qemu => bytes.iter().copied().for_each(uart_put),
     }
 }
 
