@@ -4,7 +4,7 @@
 //! and against the image booted under QEMU TCG (virtio-net, smoltcp, QEMU
 //! user networking with a port forward, as `scripts/run --forward` does).
 
-use chanos_tests::{app_dir, boot_command, build_images, workspace_root};
+use chanos_tests::{app_dir, boot_command, build_images, ends_with_test, workspace_root, Tag};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream, UdpSocket};
 use std::os::unix::process::CommandExt;
@@ -20,9 +20,11 @@ enum Where {
     Kvm,
 }
 
-/// A running server app, killed (with its QEMU) when dropped.
+/// A running server app, killed (with its QEMU) when dropped; the drop
+/// also checks that every process it started has ended.
 struct Server {
     child: Child,
+    tag: Tag,
     port: u16,
     /// What the server printed so far.
     output: Arc<Mutex<String>>,
@@ -78,7 +80,8 @@ impl Server {
     /// Spawns `command`, in a process group of its own so that dropping the
     /// server stops QEMU too.
     fn spawn(mut command: Command, port: u16) -> Server {
-        let mut child = command
+        let tag = Tag::new();
+        let mut child = ends_with_test(tag.apply(&mut command))
             .process_group(0)
             .stdout(Stdio::piped())
             .spawn()
@@ -99,6 +102,7 @@ impl Server {
         });
         Server {
             child,
+            tag,
             port,
             output,
             started,
@@ -148,6 +152,9 @@ impl Drop for Server {
             .args(["-KILL", "--", &format!("-{}", self.child.id())])
             .status();
         let _ = self.child.wait();
+        if !std::thread::panicking() {
+            self.tag.assert_all_ended(Duration::from_secs(10));
+        }
     }
 }
 
@@ -195,13 +202,34 @@ fn exchange(server: &Server, request: Vec<u8>) -> std::io::Result<String> {
     answer
 }
 
-/// "400 or a clean close": a 400 response, or nothing, but never a reset.
-fn assert_refused(what: &str, answer: std::io::Result<String>) {
+/// "`status` or a clean close": that response alone, or nothing, but never
+/// a reset.
+fn assert_refused(what: &str, status: &str, answer: std::io::Result<String>) {
     let answer = answer.unwrap_or_else(|e| panic!("{what}: the connection failed: {e}"));
     assert!(
-        answer.is_empty() || answer.starts_with("HTTP/1.1 400 Bad Request"),
+        answer.is_empty() || answer.starts_with(&format!("HTTP/1.1 {status}\r\n")),
         "{what}: got {answer:?}"
     );
+    assert_eq!(
+        answer.matches("HTTP/1.1 ").count(),
+        usize::from(!answer.is_empty()),
+        "{what}: {answer:?}"
+    );
+    assert!(
+        answer.is_empty() || answer.contains("Connection: close"),
+        "{what}: {answer:?}"
+    );
+}
+
+/// Sends `request` and reads for `within`: the answer, and whether the
+/// server closed the connection by then (the client never closes first).
+fn answer_and_close(server: &Server, request: &[u8], within: Duration) -> (String, bool) {
+    let mut stream = connect(server);
+    stream.set_read_timeout(Some(within)).expect("timeout");
+    stream.write_all(request).expect("write");
+    let mut answer = Vec::new();
+    let closed = stream.read_to_end(&mut answer).is_ok();
+    (String::from_utf8_lossy(&answer).into_owned(), closed)
 }
 
 fn metric(text: &str, name: &str) -> u64 {
@@ -326,6 +354,24 @@ fn echo_answers_udp(server: &Server) {
     panic!("no UDP echo in 10 tries");
 }
 
+/// Datagrams beyond one Ethernet frame (IP-fragmented on the way to the
+/// image) come back whole, up to UDP's largest, 65,507 bytes.
+fn echo_answers_large_udp(server: &Server) {
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    socket
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .expect("timeout");
+    let mut buffer = vec![0u8; 70_000];
+    for size in [1_473, 16_385, 40_000, 65_507] {
+        let message: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+        let echoed = (0..10).any(|_| {
+            socket.send_to(&message, server.address()).expect("send");
+            matches!(socket.recv_from(&mut buffer), Ok((n, _)) if buffer[..n] == message[..])
+        });
+        assert!(echoed, "no whole echo of {size} bytes in 10 tries");
+    }
+}
+
 fn http_serves_pages_to_curl(server: &Server) {
     let page = curl(&["--include", &server.url("/")]);
     assert!(page.starts_with("HTTP/1.1 200 OK\n"), "{page}");
@@ -388,21 +434,33 @@ fn http_survives_bad_clients(server: &Server) {
     let mut long_header = b"GET / HTTP/1.1\r\nHost: x\r\nX-Long: ".to_vec();
     long_header.extend(std::iter::repeat_n(b'a', 64 * 1024));
     long_header.extend_from_slice(b"\r\n\r\n");
-    assert_refused("an overlong header line", exchange(server, long_header));
+    assert_refused(
+        "an overlong header line",
+        "431 Request Header Fields Too Large",
+        exchange(server, long_header),
+    );
 
     let mut long_line = b"GET /".to_vec();
     long_line.extend(std::iter::repeat_n(b'a', 1 << 20));
     long_line.extend_from_slice(b" HTTP/1.1\r\n\r\n");
-    assert_refused("a 1 MiB request line", exchange(server, long_line));
+    assert_refused(
+        "a 1 MiB request line",
+        "414 URI Too Long",
+        exchange(server, long_line),
+    );
 
-    // Half-open: a request head that never ends. The idle timeout (2 s here)
-    // closes it cleanly.
+    // Half-open: a request head that never ends. The request deadline (2 s
+    // here) answers 408 and closes it cleanly.
     let mut half_open = connect(server);
     half_open
         .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n")
         .expect("write");
     let started = Instant::now();
-    assert_refused("a half-open request", read_to_close(&mut half_open));
+    assert_refused(
+        "a half-open request",
+        "408 Request Timeout",
+        read_to_close(&mut half_open),
+    );
     assert!(
         started.elapsed() < Duration::from_secs(30),
         "the idle connection was not closed"
@@ -440,6 +498,141 @@ fn http_survives_bad_clients(server: &Server) {
     }
 }
 
+/// Requests judged by RFC 9112's rules on framing, `Connection`, `Host`
+/// and targets, each answer with its own status.
+fn http_follows_rfc_9112(server: &Server) {
+    let within = Duration::from_secs(5);
+    let refused = |what: &str, status: &str, request: &str| {
+        let (answer, closed) = answer_and_close(server, request.as_bytes(), within);
+        assert!(closed, "{what}: the server kept the connection");
+        assert_refused(what, status, Ok(answer));
+    };
+    // A request hidden in a body that another parser would frame differently.
+    refused(
+        "two Content-Lengths",
+        "400 Bad Request",
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 41\r\n\r\n\
+         helloGET /metrics HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    refused(
+        "a signed Content-Length",
+        "400 Bad Request",
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +5\r\n\r\nhello",
+    );
+    refused("no Host", "400 Bad Request", "GET / HTTP/1.1\r\n\r\n");
+    refused(
+        "two Hosts",
+        "400 Bad Request",
+        "GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n",
+    );
+    refused(
+        "an invalid Host",
+        "400 Bad Request",
+        "GET / HTTP/1.1\r\nHost: x/y\r\n\r\n",
+    );
+    let long_target = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(8192));
+    refused("a long request line", "414 URI Too Long", &long_target);
+    let big_header = format!(
+        "GET / HTTP/1.1\r\nHost: x\r\nX: {}\r\n\r\n",
+        "b".repeat(16384)
+    );
+    refused(
+        "big headers",
+        "431 Request Header Fields Too Large",
+        &big_header,
+    );
+    refused(
+        "a big body",
+        "413 Content Too Large",
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n",
+    );
+
+    // `Connection` is a token list, over every Connection line.
+    for connection in ["keep-alive, close", "keep-alive\r\nConnection: Close"] {
+        let request =
+            format!("GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: {connection}\r\n\r\n");
+        let (answer, closed) = answer_and_close(server, request.as_bytes(), within);
+        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+        assert!(
+            answer.contains("Connection: close\r\n"),
+            "{connection:?}: {answer}"
+        );
+        assert!(closed, "{connection:?}: the server kept the connection");
+    }
+    // An absolute-form target is served by its path.
+    let absolute = format!(
+        "GET http://{}/metrics HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+        server.address(),
+        server.address()
+    );
+    let (answer, _) = answer_and_close(server, absolute.as_bytes(), within);
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    assert!(answer.contains("chanos_uptime_seconds"), "{answer}");
+}
+
+/// A client that trickles its request a byte at a time is cut off when the
+/// whole head is late (2 s here), not kept alive by each byte.
+fn http_cuts_off_a_trickling_client(server: &Server) {
+    let mut slow = connect(server);
+    slow.set_read_timeout(Some(Duration::from_millis(100)))
+        .expect("timeout");
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    for byte in b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: "
+        .iter()
+        .chain(std::iter::repeat(&b'z'))
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "still connected after 15 s of trickling"
+        );
+        if slow.write_all(&[*byte]).is_err() {
+            break;
+        }
+        let mut buffer = [0u8; 1024];
+        match slow.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => answer.extend_from_slice(&buffer[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(_) => break,
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 408 Request Timeout\r\n"),
+        "{answer:?}"
+    );
+}
+
+/// After the server has answered and closed, a client that keeps sending a
+/// byte now and then is cut off (reset) within the lingering bound, 30 s.
+fn http_bounds_lingering_after_close(server: &Server) {
+    let mut stream = connect(server);
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .expect("write");
+    let mut answer = Vec::new();
+    stream
+        .read_to_end(&mut answer)
+        .expect("the answer, then the server's FIN");
+    let closed_at = Instant::now();
+    loop {
+        std::thread::sleep(Duration::from_millis(500));
+        if stream.write_all(b"k").is_err() {
+            break;
+        }
+        assert!(
+            closed_at.elapsed() < Duration::from_secs(50),
+            "a client sending after the server's FIN held the connection for 50 s"
+        );
+    }
+    assert!(
+        closed_at.elapsed() >= Duration::from_secs(5),
+        "cut off early"
+    );
+}
+
 fn http_closes_when_asked(server: &Server) {
     let answer = exchange(
         server,
@@ -467,10 +660,14 @@ macro_rules! hosted_and_booted {
 hosted_and_booted! {
     echo_100_connections_of_1_mib: "echo" &[];
     echo_answers_udp: "echo" &[];
+    echo_answers_large_udp: "echo" &[];
     echo_a_client_that_never_reads_holds_back_only_itself: "echo" &[];
     echo_survives_a_flood_of_connections: "echo" &[];
     http_serves_pages_to_curl: "http" &[];
-    http_survives_bad_clients: "http" &["--idle-secs", "2"];
+    http_survives_bad_clients: "http" &["--idle-secs", "2", "--request-secs", "2"];
+    http_follows_rfc_9112: "http" &[];
+    http_cuts_off_a_trickling_client: "http" &["--request-secs", "2"];
+    http_bounds_lingering_after_close: "http" &[];
     http_closes_when_asked: "http" &[];
 }
 
@@ -500,6 +697,80 @@ mod kvm {
             super::echo_answers_udp(&server);
         }
     }
+}
+
+/// Hosted, with few file descriptors: connections beyond them wait in the
+/// listener's backlog (accept fails with EMFILE), and are served once others
+/// close, without a new connection arriving to wake the listener.
+#[test]
+fn hosted_accept_recovers_after_running_out_of_descriptors() {
+    let port = free_port();
+    let mut command = Command::new("prlimit");
+    command
+        .arg("--nofile=24:24")
+        .arg("--")
+        .arg(app_dir().join("echo"))
+        .args(["--port", &port.to_string()])
+        .env("CHANOS_LOG", "warn")
+        .stderr(Stdio::piped());
+    let mut server = Server::spawn(command, port);
+    server.wait_until_listening(Duration::from_secs(60));
+    let stderr = server.child.stderr.take().expect("piped");
+    let warnings = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = BufReader::new(stderr).read_to_string(&mut text);
+        text
+    });
+    let streams: Vec<TcpStream> = (0..40)
+        .map(|_| {
+            let mut stream = connect(&server);
+            stream
+                .set_read_timeout(Some(Duration::from_millis(500)))
+                .expect("timeout");
+            stream.write_all(b"x").expect("write");
+            stream
+        })
+        .collect();
+    let (served, waiting): (Vec<_>, Vec<_>) = streams.into_iter().partition(echoed);
+    assert!(!served.is_empty(), "nothing was served");
+    assert!(
+        !waiting.is_empty(),
+        "every connection was served: the limit did not bite"
+    );
+    drop(served);
+    for (i, mut stream) in waiting.into_iter().enumerate() {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        let mut byte = [0u8];
+        assert!(
+            matches!(stream.read(&mut byte), Ok(1)),
+            "queued connection {i} was not served after the others closed"
+        );
+    }
+    drop(server);
+    let warnings = warnings.join().expect("stderr reader");
+    // One warning per burst of failures (not one per retry, every 100 ms),
+    // each burst ended by a recovery.
+    let said: Vec<bool> = warnings
+        .lines()
+        .filter(|l| l.contains("accept failed") || l.contains("accepting connections again"))
+        .map(|l| l.contains("accept failed"))
+        .collect();
+    let alternating = said
+        .iter()
+        .enumerate()
+        .all(|(i, failed)| *failed == (i % 2 == 0));
+    assert!(
+        alternating && !said.is_empty() && said.len() <= 6,
+        "{warnings}"
+    );
+}
+
+/// Whether `stream` gets its byte back within its read timeout.
+fn echoed(mut stream: &TcpStream) -> bool {
+    let mut byte = [0u8];
+    matches!(stream.read(&mut byte), Ok(1))
 }
 
 // ---- outgoing connections: the fetch app ----

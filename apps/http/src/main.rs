@@ -1,10 +1,12 @@
 //! http: an HTTP/1.1 server on port 80. `GET /` is a page of live runtime
 //! statistics, `GET /metrics` the same as text; connections are kept alive
-//! and closed after `--idle-secs` (10) without a request. One task per
-//! connection, and one task, the ledger, that owns the server's counters:
-//! connection tasks tell it what happened over a channel.
+//! and closed after `--idle-secs` (10) without a request; a request's head,
+//! and then its body, must each arrive within `--request-secs` (10), or the
+//! answer is 408. One task per connection, and one task, the ledger, that
+//! owns the server's counters: connection tasks tell it what happened over
+//! a channel. The protocol logic is in the library half (`lib.rs`).
 //!
-//! `http [--port N] [--idle-secs N]` (hosted, port 80 needs root).
+//! `http [--port N] [--idle-secs N] [--request-secs N]` (hosted, port 80 needs root).
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 extern crate alloc;
@@ -17,6 +19,7 @@ use chanos::chan::{self, oneshot, Receiver, Sender};
 use chanos::net::{NetError, TcpListener};
 use chanos::time::Duration;
 use chanos::{println, spawn_named};
+use http::conversation::Limits;
 
 /// What connection tasks tell the ledger.
 pub(crate) enum Event {
@@ -36,13 +39,16 @@ pub(crate) struct Counts {
 
 struct Options {
     port: u16,
-    idle: Duration,
+    limits: Limits,
 }
 
 fn options() -> Result<Options, String> {
     let mut options = Options {
         port: 80,
-        idle: Duration::from_secs(10),
+        limits: Limits {
+            idle: Duration::from_secs(10),
+            request: Duration::from_secs(10),
+        },
     };
     let args = chanos::env::args();
     let mut args = args.iter();
@@ -55,7 +61,12 @@ fn options() -> Result<Options, String> {
         };
         match flag.as_str() {
             "--port" => options.port = number("--port")?,
-            "--idle-secs" => options.idle = Duration::from_secs(number("--idle-secs")?.into()),
+            "--idle-secs" => {
+                options.limits.idle = Duration::from_secs(number("--idle-secs")?.into())
+            }
+            "--request-secs" => {
+                options.limits.request = Duration::from_secs(number("--request-secs")?.into())
+            }
             _ => return Err(alloc::format!("unknown option {flag:?}")),
         }
     }
@@ -65,7 +76,9 @@ fn options() -> Result<Options, String> {
 #[chanos::main]
 async fn main() -> Result<(), NetError> {
     let options = options().unwrap_or_else(|problem| {
-        chanos::eprintln!("http: {problem}\nusage: http [--port N] [--idle-secs N]");
+        chanos::eprintln!(
+            "http: {problem}\nusage: http [--port N] [--idle-secs N] [--request-secs N]"
+        );
         chanos::env::exit(64)
     });
     let listener = TcpListener::bind(options.port).await?;
@@ -77,7 +90,7 @@ async fn main() -> Result<(), NetError> {
         let ledger: Sender<Event> = ledger.clone();
         spawn_named(
             "http connection",
-            connection::serve(stream, ledger, options.idle),
+            connection::serve(stream, ledger, options.limits),
         );
     }
 }

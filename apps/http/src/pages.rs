@@ -5,6 +5,7 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt::Write;
+use http::request::Refusal;
 
 /// A response before it is written out.
 pub(crate) struct Response {
@@ -117,6 +118,11 @@ pub(crate) fn not_allowed() -> Response {
     response
 }
 
-pub(crate) fn bad_request(why: &str) -> Response {
-    Response::new("400 Bad Request", "text/plain", format!("{why}\n"))
+/// The answer to a request that is refused (the connection closes after it).
+pub(crate) fn refused(refusal: &Refusal) -> Response {
+    Response::new(
+        refusal.status(),
+        "text/plain",
+        format!("{}\n", refusal.why()),
+    )
 }

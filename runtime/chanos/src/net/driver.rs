@@ -24,6 +24,10 @@ use futures_sink::Sink;
 /// byte (the peer neither reads what is left nor answers our FIN) before it
 /// is reset.
 const LINGER: Duration = Duration::from_secs(10);
+/// How long such a connection may linger at all, however busy: a peer that
+/// keeps sending after our FIN (what it sends is read and thrown away)
+/// cannot hold the socket longer than this (nginx's `lingering_time`).
+const LINGER_AT_MOST: Duration = Duration::from_secs(30);
 /// Rounds of "pump, then let the stack work" per wake-up before the
 /// network task yields to the others.
 const ROUNDS_PER_POLL: u32 = 32;
@@ -57,7 +61,8 @@ struct Listening<B: Backend> {
 struct Connection<B: Backend> {
     socket: B::Stream,
     pump: StreamPump,
-    /// Once the app has let go of it: when it last moved a byte.
+    /// Once the app has let go of it: when that was, and when it last moved a byte.
+    let_go_at: Option<Instant>,
     abandoned_at: Option<Instant>,
     /// Its own waker, which marks it for the next round (see `dirty`).
     mark: Arc<Mark>,
@@ -322,12 +327,13 @@ impl<B: Backend> Driver<B> {
                 .pump
                 .pump(&mut self.backend, &mut connection.socket, &mut cx);
             busy |= moved;
-            if connection.pump.app_gone() && (moved || connection.abandoned_at.is_none()) {
-                connection.abandoned_at = Some(now);
+            if connection.pump.app_gone() {
+                connection.let_go_at.get_or_insert(now);
+                if moved || connection.abandoned_at.is_none() {
+                    connection.abandoned_at = Some(now);
+                }
             }
-            let lingered = connection
-                .abandoned_at
-                .is_some_and(|at| now.duration_since(at) >= LINGER);
+            let lingered = connection.linger_ends().is_some_and(|end| now >= end);
             if connection.pump.finished() || lingered {
                 if let Some(gone) = self.connections.remove(&id) {
                     self.backend.release(gone.socket);
@@ -359,9 +365,8 @@ impl<B: Backend> Driver<B> {
         let linger = self
             .connections
             .values()
-            .filter_map(|c| c.abandoned_at)
-            .min()
-            .map(|at| at + LINGER);
+            .filter_map(Connection::linger_ends)
+            .min();
         let stack = self.backend.deadline().map(Instant::from_nanos);
         let deadline = match (stack, linger) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -425,10 +430,19 @@ impl<B: Backend> Connection<B> {
         let connection = Connection {
             socket,
             pump: StreamPump::new(to_app.into_sink(), from_app),
+            let_go_at: None,
             abandoned_at: None,
             mark,
             waker,
         };
         (connection, stream)
+    }
+
+    /// When a connection the app has let go of is released, if it is not
+    /// finished before: after `LINGER` without a byte moving, and
+    /// `LINGER_AT_MOST` after the app let go at the latest.
+    fn linger_ends(&self) -> Option<Instant> {
+        let quiet = self.abandoned_at? + LINGER;
+        Some(quiet.min(self.let_go_at? + LINGER_AT_MOST))
     }
 }

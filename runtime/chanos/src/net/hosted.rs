@@ -6,9 +6,16 @@
 //! network task reads and writes only sockets marked ready, and clears the
 //! mark when the kernel says "would block" (mio's readiness is
 //! edge-triggered: the next change wakes the task again).
+//!
+//! One readiness is never reported again: a listener whose `accept` failed
+//! for want of file descriptors or memory (EMFILE and the like) still has
+//! clients queued, and epoll said so already. Such listeners are retried
+//! on a timer instead, as nginx does, and the failure is logged once per
+//! burst.
 
 use super::io::{Accepted, Backend, ReadStep, WriteStep};
-use super::{Datagram, NetError, SocketAddr, CHUNK_BYTES};
+use super::{Datagram, NetError, SocketAddr, CHUNK_BYTES, MAX_DATAGRAM};
+use crate::time::{Duration, Instant};
 use crate::waker_slot::WakerSlot;
 use alloc::collections::BTreeMap;
 use alloc::string::ToString;
@@ -24,6 +31,8 @@ const READ: u8 = 1;
 const WRITE: u8 = 2;
 /// The token of the waker that stops the poller thread.
 const STOP: Token = Token(usize::MAX);
+/// How soon a listener that ran out of descriptors is tried again.
+const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 
 /// What the poller thread tells the network task.
 #[derive(Default)]
@@ -42,7 +51,14 @@ pub(crate) struct Hosted {
     /// Who waits for a socket to become ready (its connection's waker).
     waiting: BTreeMap<usize, Waker>,
     next_token: usize,
+    /// Room for one read: a TCP chunk or a whole datagram.
     scratch: Vec<u8>,
+    /// Listeners that could not accept for want of resources, and when
+    /// to try them again (see the module docs).
+    starved: Vec<usize>,
+    retry_at: Option<Instant>,
+    /// Accepting has failed so since the last success: it was logged.
+    starving: bool,
 }
 
 pub(crate) struct Socket<S> {
@@ -67,7 +83,10 @@ pub(crate) fn open() -> Result<Hosted, NetError> {
         ready: BTreeMap::new(),
         waiting: BTreeMap::new(),
         next_token: 0,
-        scratch: alloc::vec![0; CHUNK_BYTES],
+        scratch: alloc::vec![0; CHUNK_BYTES.max(MAX_DATAGRAM)],
+        starved: Vec::new(),
+        retry_at: None,
+        starving: false,
     })
 }
 
@@ -200,6 +219,9 @@ impl Backend for Hosted {
         loop {
             match self.attempt(listener.token, READ, |_| listener.io.accept())? {
                 Ok((io, peer)) => {
+                    if core::mem::take(&mut self.starving) {
+                        log::warn!("network: accepting connections again");
+                    }
                     let local = io.local_addr().ok()?;
                     // Small replies (HTTP) go out at once.
                     let _ = io.set_nodelay(true);
@@ -212,6 +234,20 @@ impl Backend for Hosted {
                 }
                 // A connection that died in the queue: the next one may be fine.
                 Err(e) if e.kind() == ErrorKind::ConnectionAborted => {}
+                Err(e) if lacks_resources(&e) => {
+                    if !core::mem::replace(&mut self.starving, true) {
+                        log::warn!(
+                            "network: accept failed: {e}; retrying every {} ms",
+                            ACCEPT_RETRY.as_millis()
+                        );
+                    }
+                    self.used_up(listener.token, READ);
+                    if !self.starved.contains(&listener.token) {
+                        self.starved.push(listener.token);
+                    }
+                    self.retry_at.get_or_insert(Instant::now() + ACCEPT_RETRY);
+                    return None;
+                }
                 Err(e) => {
                     log::warn!("network: accept failed: {e}");
                     self.used_up(listener.token, READ);
@@ -257,7 +293,10 @@ impl Backend for Hosted {
     }
 
     fn read(&mut self, stream: &mut Self::Stream, cx: &mut Context<'_>) -> ReadStep<Vec<u8>> {
-        let read = |buffer: &mut [u8]| stream.io.read(buffer).map(|n| buffer[..n].to_vec());
+        let read = |buffer: &mut [u8]| {
+            let buffer = &mut buffer[..CHUNK_BYTES];
+            stream.io.read(buffer).map(|n| buffer[..n].to_vec())
+        };
         match self.attempt(stream.token, READ, read) {
             Some(Ok(bytes)) if bytes.is_empty() => ReadStep::Eof,
             Some(Ok(bytes)) => ReadStep::Data(bytes),
@@ -332,7 +371,18 @@ impl Backend for Hosted {
     fn poll(&mut self, cx: &mut Context<'_>) -> bool {
         self.news.task.register(cx.waker());
         let news = core::mem::take(&mut *self.news.ready.lock().unwrap_or_else(|e| e.into_inner()));
-        let any = !news.is_empty();
+        let mut any = !news.is_empty();
+        if self.retry_at.is_some_and(|at| Instant::now() >= at) {
+            // Try the starved listeners again; one that fails again starts
+            // the next retry (quietly: the burst was logged).
+            self.retry_at = None;
+            for token in core::mem::take(&mut self.starved) {
+                if let Some(ready) = self.ready.get_mut(&token) {
+                    *ready |= READ;
+                    any = true;
+                }
+            }
+        }
         for (token, flags) in news {
             if let Some(ready) = self.ready.get_mut(&token) {
                 *ready |= flags;
@@ -345,6 +395,19 @@ impl Backend for Hosted {
     }
 
     fn deadline(&mut self) -> Option<u64> {
-        None
+        self.retry_at.map(Instant::as_nanos)
     }
+}
+
+/// Whether an `accept` failed for want of descriptors or memory, which
+/// closing other connections may cure.
+fn lacks_resources(error: &std::io::Error) -> bool {
+    const ENOMEM: i32 = 12;
+    const ENFILE: i32 = 23;
+    const EMFILE: i32 = 24;
+    const ENOBUFS: i32 = 105;
+    matches!(
+        error.raw_os_error(),
+        Some(ENOMEM | ENFILE | EMFILE | ENOBUFS)
+    )
 }

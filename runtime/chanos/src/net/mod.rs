@@ -70,6 +70,9 @@ pub const CHUNK_BYTES: usize = 16 * 1024;
 pub const DEFAULT_BACKLOG: usize = 128;
 /// How many datagrams a UDP socket buffers in each direction.
 pub const DATAGRAM_QUEUE: usize = 32;
+/// The largest UDP payload over IPv4 (65,535 less the IP and UDP headers):
+/// datagrams up to this size arrive whole, on both backends.
+pub const MAX_DATAGRAM: usize = 65_507;
 
 /// Why a network operation failed.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -29,9 +29,10 @@ const TCP_TIMEOUT: smoltcp::time::Duration = smoltcp::time::Duration::from_secs(
 /// Each holds 64 KiB of buffers, so a flood of connections is refused
 /// (reset) instead of exhausting the heap.
 const MAX_TCP_SOCKETS: usize = 512;
-/// Per-UDP-socket buffers: datagrams and bytes.
+/// Per-UDP-socket buffers: datagrams and bytes. Twice the largest datagram,
+/// so that one always fits while another is queued.
 const UDP_PACKETS: usize = 32;
-const UDP_BYTES: usize = 64 * 1024;
+const UDP_BYTES: usize = 2 * 64 * 1024;
 
 pub(crate) struct Stack {
     device: NetDevice,
@@ -409,8 +410,9 @@ impl Backend for Stack {
                 return;
             }
             // Both directions are over in order: the FIN exchange finishes here.
-            tcp::State::LastAck | tcp::State::Closing | tcp::State::FinWait2 => {}
-            // Released early (it lingered): reset it.
+            tcp::State::LastAck | tcp::State::Closing => {}
+            // Released early (it lingered): reset it. FIN-WAIT-2 is one of
+            // these: the peer never sent its FIN, and may keep sending.
             _ => socket.abort(),
         }
         self.closing.push(stream.handle);
