@@ -304,6 +304,62 @@ fn small_workloads(how: &str) {
     assert_eq!(b.status, 2, "{how}: {}{}", b.stdout, b.stderr);
 }
 
+/// How long `sleep 1000` sleeps by the host's clock under `how`: from the
+/// line the image logs as `main` starts to the line it prints on waking,
+/// each timed as it arrives (so boot time does not count).
+fn host_time_of_a_1s_sleep(how: &str) -> Duration {
+    use std::io::{BufRead, BufReader};
+    let boot = match how {
+        "uhyve" => "boot_uhyve".to_string(),
+        accel => format!("boot_qemu {accel}"),
+    };
+    let image = images().join("sleep");
+    let mut child = boot_command("", &boot, &image, &["1000", "chanos.log=debug"], Some(120))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("bash runs");
+    let (mut started, mut woke) = (None, None);
+    let mut seen = String::new();
+    for line in BufReader::new(child.stdout.take().expect("piped"))
+        .lines()
+        .map_while(Result::ok)
+    {
+        if line.contains("first instruction to main") {
+            started = Some(Instant::now());
+        }
+        if line.starts_with("slept ") {
+            woke = Some(Instant::now());
+        }
+        seen.push_str(&line);
+        seen.push('\n');
+    }
+    assert!(child.wait().expect("bash ends").success(), "{how}: {seen}");
+    match (started, woke) {
+        (Some(started), Some(woke)) => woke - started,
+        _ => panic!("{how}: no start or wake-up line in {seen}"),
+    }
+}
+
+#[test]
+fn the_clock_keeps_the_hosts_time_under_kvm_and_uhyve() {
+    let mut places = Vec::new();
+    match kvm_missing() {
+        Some(reason) => println!("QEMU with KVM skipped: {reason}"),
+        None => places.push("kvm"),
+    }
+    match uhyve_missing() {
+        Some(reason) => println!("uhyve skipped: {reason}"),
+        None => places.push("uhyve"),
+    }
+    for how in places {
+        let slept = host_time_of_a_1s_sleep(how);
+        assert!(
+            slept >= Duration::from_millis(900) && slept <= Duration::from_millis(1100),
+            "{how}: a 1000 ms sleep took {slept:?} of host time"
+        );
+    }
+}
+
 #[test]
 fn uhyve_boots_small_workloads() {
     if let Some(reason) = uhyve_missing() {

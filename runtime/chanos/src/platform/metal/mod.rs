@@ -246,8 +246,8 @@ pub(crate) fn now_ns() -> u64 {
 /// What boot measured, for the debug log.
 pub(crate) fn boot_report() -> String {
     alloc::format!(
-        "TSC {} kHz, local APIC timer {}",
-        clock::tsc_hz() / 1000,
+        "TSC {}, local APIC timer {}",
+        clock::describe_rate(),
         match apic::ticks_per_ms() {
             Some(t) => alloc::format!("{t} ticks/ms (divide by 16)"),
             None => String::from("absent: idle polls the clock"),
