@@ -252,6 +252,23 @@ boot_uhyve() {
     return "$status"
 }
 
+# ensure_fuzz_toolchain: cargo fuzz and rustup's nightly (libFuzzer needs
+# its sanitizer flags), installing cargo-fuzz from the crate registry when
+# missing. Returns 1 with FUZZ_MISSING set to the reason when nightly is
+# not there (it cannot be downloaded on every machine).
+ensure_fuzz_toolchain() {
+    FUZZ_MISSING=""
+    if ! command -v rustup >/dev/null 2>&1 || ! rustup run nightly rustc --version >/dev/null 2>&1; then
+        FUZZ_MISSING="rustup's nightly toolchain is missing (cargo fuzz needs it)"
+        return 1
+    fi
+    if ! cargo fuzz --version >/dev/null 2>&1; then
+        say "installing cargo-fuzz (cargo install cargo-fuzz --locked: a minute or two)"
+        cargo install cargo-fuzz --locked --quiet >&2 ||
+            die 69 "cargo-fuzz could not be installed: run 'cargo install cargo-fuzz --locked' and look at its errors."
+    fi
+}
+
 # ensure_curl: curl, the network tests' HTTP client.
 ensure_curl() {
     command -v curl >/dev/null 2>&1 && return 0

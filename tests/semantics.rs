@@ -105,6 +105,41 @@ fn a_waker_may_be_woken_from_another_thread() {
 }
 
 #[test]
+fn runtimes_one_after_another_share_one_executor_and_old_wakers_are_harmless() {
+    // The first runtime's main task gives its waker away.
+    let old_waker = Runtime::with_seed(1)
+        .block_on(std::future::poll_fn(|cx| {
+            std::task::Poll::Ready(cx.waker().clone())
+        }))
+        .unwrap();
+    for round in 0..3 {
+        let old_waker = old_waker.clone();
+        let sum = run(async move {
+            let (tx, rx) = chan::bounded::<u32>(0);
+            let workers: Vec<_> = (0..100)
+                .map(|i| {
+                    let tx = tx.clone();
+                    spawn(async move { tx.send(i).await.unwrap() })
+                })
+                .collect();
+            drop(tx);
+            // A wake-up meant for the old runtime's task lands on one of
+            // these: a spurious wake-up, nothing more.
+            old_waker.wake_by_ref();
+            let mut sum = 0;
+            while let Some(i) = rx.recv().await {
+                sum += i;
+            }
+            for worker in workers {
+                worker.await;
+            }
+            sum
+        });
+        assert_eq!(sum, 4950, "round {round}");
+    }
+}
+
+#[test]
 fn a_panic_in_a_task_unwinds_out_of_block_on() {
     let result = std::panic::catch_unwind(|| {
         Runtime::new().block_on(async {

@@ -1,21 +1,30 @@
 //! echo: the TCP and UDP echo service (RFC 862) on port 7, one task per
-//! connection. `echo --port N` listens on another port (hosted, port 7
-//! needs root).
+//! connection. `echo [--port N] [--report-secs S]`: another port (hosted,
+//! port 7 needs root); the runtime's statistics every S seconds.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 use chanos::net::{NetError, TcpListener, TcpStream, UdpSocket};
+use chanos::time::{timeout, Duration};
 use chanos::{println, spawn_named};
 
 #[chanos::main]
 async fn main() -> Result<(), NetError> {
-    let port = match chanos::env::args().as_slice() {
-        [] => 7,
-        [flag, port] if flag == "--port" => match port.parse() {
-            Ok(port) => port,
-            Err(_) => usage(),
-        },
-        _ => usage(),
-    };
+    let mut port = 7;
+    let args = chanos::env::args();
+    let mut args = args.iter();
+    while let Some(flag) = args.next() {
+        let value = args.next().and_then(|v| v.parse::<u16>().ok());
+        match (flag.as_str(), value) {
+            ("--port", Some(n)) => port = n,
+            ("--report-secs", Some(s)) if s > 0 => {
+                spawn_named(
+                    "stats",
+                    chanos::print_stats_every(Duration::from_secs(s.into())),
+                );
+            }
+            _ => usage(),
+        }
+    }
     let listener = TcpListener::bind(port).await?;
     let udp = UdpSocket::bind(listener.port()).await?;
     println!("echo: listening on tcp and udp port {}", listener.port());
@@ -30,17 +39,23 @@ async fn main() -> Result<(), NetError> {
     }
 }
 
+/// How long an echo may wait for the peer to take it. A client that sends
+/// and never reads fills every buffer on the way and then holds its
+/// connection (in the image, one of its 512 sockets) only this long; its
+/// reset may never come (QEMU's user network does not pass one on).
+const STALL: Duration = Duration::from_secs(10);
+
 /// Sends back every chunk until the peer closes; then dropping the stream
 /// closes our side after the last echo.
 async fn echo(stream: TcpStream) {
     while let Ok(Some(bytes)) = stream.read().await {
-        if stream.write(bytes).await.is_err() {
+        if !matches!(timeout(STALL, stream.write(bytes)).await, Ok(Ok(()))) {
             return;
         }
     }
 }
 
 fn usage() -> ! {
-    chanos::eprintln!("usage: echo [--port N]");
+    chanos::eprintln!("usage: echo [--port N] [--report-secs S]");
     chanos::env::exit(64)
 }

@@ -5,7 +5,7 @@ use crate::pages::{self, Response};
 use crate::{Counts, Event};
 use chanos::chan::{oneshot, Sender};
 use chanos::net::TcpStream;
-use chanos::time::{timeout, Instant};
+use chanos::time::{timeout, Duration, Instant};
 use http::conversation::{Conversation, Limits, Step};
 use http::request::{Head, Method};
 
@@ -73,13 +73,20 @@ async fn report(ledger: &Sender<Event>) -> Counts {
     answer.await.unwrap_or_default()
 }
 
+/// Writes a response; a client that takes none of it within `STALL` is
+/// dropped (it may pipeline requests and never read the answers).
 async fn send(
     stream: &TcpStream,
     response: Response,
     keep_alive: bool,
     head_only: bool,
-) -> Result<(), chanos::net::NetError> {
-    stream
-        .write(response.into_bytes(keep_alive, head_only))
-        .await
+) -> Result<(), ()> {
+    let bytes = response.into_bytes(keep_alive, head_only);
+    match timeout(STALL, stream.write(bytes)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) | Err(_) => Err(()),
+    }
 }
+
+/// How long a response may wait for the client to take it.
+const STALL: Duration = Duration::from_secs(10);

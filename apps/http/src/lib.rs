@@ -5,5 +5,7 @@
 
 extern crate alloc;
 
+#[cfg(any(test, fuzzing))]
+pub mod check;
 pub mod conversation;
 pub mod request;

@@ -6,7 +6,9 @@
 //! owns the server's counters: connection tasks tell it what happened over
 //! a channel. The protocol logic is in the library half (`lib.rs`).
 //!
-//! `http [--port N] [--idle-secs N] [--request-secs N]` (hosted, port 80 needs root).
+//! `http [--port N] [--idle-secs N] [--request-secs N] [--report-secs N]`
+//! (hosted, port 80 needs root); `--report-secs` prints the runtime's
+//! statistics that often.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 extern crate alloc;
@@ -40,6 +42,7 @@ pub(crate) struct Counts {
 struct Options {
     port: u16,
     limits: Limits,
+    report: Option<Duration>,
 }
 
 fn options() -> Result<Options, String> {
@@ -49,6 +52,7 @@ fn options() -> Result<Options, String> {
             idle: Duration::from_secs(10),
             request: Duration::from_secs(10),
         },
+        report: None,
     };
     let args = chanos::env::args();
     let mut args = args.iter();
@@ -67,6 +71,9 @@ fn options() -> Result<Options, String> {
             "--request-secs" => {
                 options.limits.request = Duration::from_secs(number("--request-secs")?.into())
             }
+            "--report-secs" => {
+                options.report = Some(Duration::from_secs(number("--report-secs")?.into()))
+            }
             _ => return Err(alloc::format!("unknown option {flag:?}")),
         }
     }
@@ -77,10 +84,13 @@ fn options() -> Result<Options, String> {
 async fn main() -> Result<(), NetError> {
     let options = options().unwrap_or_else(|problem| {
         chanos::eprintln!(
-            "http: {problem}\nusage: http [--port N] [--idle-secs N] [--request-secs N]"
+            "http: {problem}\nusage: http [--port N] [--idle-secs N] [--request-secs N] [--report-secs N]"
         );
         chanos::env::exit(64)
     });
+    if let Some(period) = options.report.filter(|p| !p.is_zero()) {
+        spawn_named("stats", chanos::print_stats_every(period));
+    }
     let listener = TcpListener::bind(options.port).await?;
     let (ledger, events) = chan::bounded_named(64, "ledger events");
     spawn_named("ledger", keep_ledger(events));

@@ -46,32 +46,67 @@ impl Response {
     }
 }
 
-/// The statistics: metric names (for /metrics) and labels (for the page).
-const ROWS: [(&str, &str); 8] = [
-    ("chanos_uptime_seconds", "uptime (s)"),
-    ("chanos_tasks", "tasks alive"),
-    ("chanos_tasks_spawned_total", "tasks spawned"),
-    ("chanos_channels", "channels alive"),
-    ("chanos_channels_made_total", "channels made"),
-    ("chanos_messages_total", "messages passed"),
-    ("http_connections_open", "connections open"),
-    ("http_requests_total", "requests served"),
-];
-
-/// The statistics' values now, in the order of `ROWS`.
-fn values(counts: &Counts) -> [String; 8] {
+/// The statistics now: metric name (for /metrics), label (for the page)
+/// and value. Memory is the heap's bytes in use in the image, the
+/// resident set hosted.
+fn rows(counts: &Counts) -> Vec<(&'static str, &'static str, String)> {
     let stats = chanos::stats();
     let ms = stats.uptime.as_millis();
-    [
-        format!("{}.{:03}", ms / 1000, ms % 1000),
-        stats.tasks.to_string(),
-        stats.tasks_spawned.to_string(),
-        stats.channels.to_string(),
-        stats.channels_made.to_string(),
-        stats.messages.to_string(),
+    let mut rows = alloc::vec![
+        (
+            "chanos_uptime_seconds",
+            "uptime (s)",
+            format!("{}.{:03}", ms / 1000, ms % 1000)
+        ),
+        ("chanos_tasks", "tasks alive", stats.tasks.to_string()),
+        (
+            "chanos_tasks_spawned_total",
+            "tasks spawned",
+            stats.tasks_spawned.to_string()
+        ),
+        (
+            "chanos_channels",
+            "channels alive",
+            stats.channels.to_string()
+        ),
+        (
+            "chanos_channels_made_total",
+            "channels made",
+            stats.channels_made.to_string()
+        ),
+        (
+            "chanos_messages_total",
+            "messages passed",
+            stats.messages.to_string()
+        ),
+        ("chanos_timers", "timers pending", stats.timers.to_string()),
+        ("chanos_sockets", "sockets held", stats.sockets.to_string()),
+    ];
+    if let Some(bytes) = stats.heap_bytes {
+        rows.push((
+            "chanos_heap_bytes",
+            "heap in use (bytes)",
+            bytes.to_string(),
+        ));
+    }
+    if let Some(bytes) = stats.resident_bytes {
+        rows.push((
+            "chanos_resident_bytes",
+            "resident memory (bytes)",
+            bytes.to_string(),
+        ));
+    }
+    rows.push((
+        "http_connections_open",
+        "connections open",
         counts.open.to_string(),
+    ));
+    rows.push((
+        "http_requests_total",
+        "requests served",
         counts.requests.to_string(),
-    ]
+    ));
+    rows
 }
 
 fn platform() -> &'static str {
@@ -89,7 +124,7 @@ pub(crate) fn index(counts: &Counts) -> Response {
          <p>Green tasks that share nothing and talk over channels ({}).</p>\n<table>\n",
         platform()
     );
-    for ((_, label), value) in ROWS.iter().zip(values(counts)) {
+    for (_, label, value) in rows(counts) {
         let _ = writeln!(body, "<tr><td>{label}</td><td>{value}</td></tr>");
     }
     body.push_str("</table>\n<p><a href=\"/metrics\">/metrics</a></p></body></html>\n");
@@ -98,7 +133,7 @@ pub(crate) fn index(counts: &Counts) -> Response {
 
 pub(crate) fn metrics(counts: &Counts) -> Response {
     let mut body = String::new();
-    for ((name, _), value) in ROWS.iter().zip(values(counts)) {
+    for (name, _, value) in rows(counts) {
         let _ = writeln!(body, "{name} {value}");
     }
     Response::new("200 OK", "text/plain; version=0.0.4", body)

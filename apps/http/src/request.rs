@@ -92,25 +92,33 @@ pub enum Parsed {
 }
 
 /// Reads the request head at the start of `buffer`.
+///
+/// Every verdict depends only on a bounded prefix of the bytes, and once a
+/// prefix is refused every longer buffer is refused the same way, so a
+/// request gets the same answer however the network splits it: httparse
+/// sees at most `MAX_REQUEST_LINE + 1` bytes until the request line has
+/// ended, and at most `MAX_HEAD + 1` after.
 pub fn parse(buffer: &[u8]) -> Parsed {
-    let line_end = buffer.iter().position(|b| *b == b'\n');
-    if line_end.unwrap_or(buffer.len()) > MAX_REQUEST_LINE {
-        return Parsed::Refused(Refusal::UriTooLong);
-    }
+    let line_ended = buffer
+        .iter()
+        .take(MAX_REQUEST_LINE + 1)
+        .any(|b| *b == b'\n');
+    let (limit, too_long) = if line_ended {
+        (MAX_HEAD + 1, Refusal::HeadersTooLarge)
+    } else {
+        (MAX_REQUEST_LINE + 1, Refusal::UriTooLong)
+    };
+    let view = &buffer[..buffer.len().min(limit)];
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut request = httparse::Request::new(&mut headers);
-    let len = match request.parse(buffer) {
-        Ok(httparse::Status::Complete(len)) => len,
-        Ok(httparse::Status::Partial) if buffer.len() > MAX_HEAD => {
-            return Parsed::Refused(Refusal::HeadersTooLarge)
-        }
+    let len = match request.parse(view) {
+        Ok(httparse::Status::Complete(len)) if len <= MAX_HEAD => len,
+        Ok(httparse::Status::Complete(_)) => return Parsed::Refused(Refusal::HeadersTooLarge),
+        Ok(httparse::Status::Partial) if view.len() == limit => return Parsed::Refused(too_long),
         Ok(httparse::Status::Partial) => return Parsed::Incomplete,
         Err(httparse::Error::TooManyHeaders) => return Parsed::Refused(Refusal::HeadersTooLarge),
         Err(_) => return Parsed::Refused(Refusal::BadRequest("malformed request")),
     };
-    if len > MAX_HEAD {
-        return Parsed::Refused(Refusal::HeadersTooLarge);
-    }
     match judge(&request, len) {
         Ok(head) => Parsed::Head(head),
         Err(refusal) => Parsed::Refused(refusal),

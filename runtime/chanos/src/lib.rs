@@ -62,7 +62,14 @@ pub use executor::{
 };
 pub use isolated::Isolated;
 pub use log;
-pub use stats::{stats, Stats};
+pub use stats::{print_every as print_stats_every, stats, Stats};
+
+/// Checks for the fuzzer (`tests/fuzz`), built only under `cfg(fuzzing)`.
+#[cfg(all(fuzzing, not(target_os = "none")))]
+#[doc(hidden)]
+pub mod __fuzz {
+    pub use crate::net::pump_check::check_stream_pump;
+}
 
 /// What `#[chanos::main]` expands to. Not a stable API.
 #[doc(hidden)]

@@ -24,6 +24,13 @@ pub struct Stats {
     pub messages: u64,
     /// Timers pending now (sleeps, timeouts, `time::after`).
     pub timers: u64,
+    /// Sockets the network task holds now: listeners, connections (those
+    /// the app let go of that still linger included) and UDP sockets.
+    pub sockets: u64,
+    /// Bytes the heap has handed out and not had back (the image).
+    pub heap_bytes: Option<u64>,
+    /// The process's resident memory (hosted).
+    pub resident_bytes: Option<u64>,
     /// Time since the program started.
     pub uptime: Duration,
 }
@@ -34,6 +41,7 @@ pub(crate) struct Counters {
     pub(crate) channels_made: Cell<u64>,
     pub(crate) channels_dropped: Cell<u64>,
     pub(crate) messages: Cell<u64>,
+    pub(crate) sockets: Cell<u64>,
 }
 
 impl Counters {
@@ -43,6 +51,7 @@ impl Counters {
             channels_made: Cell::new(0),
             channels_dropped: Cell::new(0),
             messages: Cell::new(0),
+            sockets: Cell::new(0),
         }
     }
 }
@@ -81,6 +90,21 @@ pub(crate) fn bump(counter: impl FnOnce(&Counters) -> &Cell<u64>) {
     });
 }
 
+/// Prints `stats: ` and the [`Stats`] line every `period`, for ever: spawn
+/// it for a server's log (the soak test reads it).
+pub async fn print_every(period: Duration) {
+    let mut ticks = crate::time::interval(period);
+    loop {
+        ticks.tick().await;
+        crate::println!("stats: {}", stats());
+    }
+}
+
+/// Sets how many sockets the network task holds.
+pub(crate) fn set_sockets(n: usize) {
+    with(|c| c.sockets.set(n as u64));
+}
+
 /// The runtime's counters now, for the calling thread's executor.
 pub fn stats() -> Stats {
     with(|c| Stats {
@@ -90,6 +114,28 @@ pub fn stats() -> Stats {
         channels_made: c.channels_made.get(),
         messages: c.messages.get(),
         timers: crate::executor::pending_timers(),
+        sockets: c.sockets.get(),
+        heap_bytes: crate::platform::heap_bytes(),
+        resident_bytes: crate::platform::resident_bytes(),
         uptime: Duration::from_nanos(crate::platform::now_ns()),
     })
+}
+
+/// One line: `tasks=3 channels=5 timers=1 sockets=2 messages=10
+/// heap_bytes=123456` (the memory figure this platform has).
+impl core::fmt::Display for Stats {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "tasks={} channels={} timers={} sockets={} messages={}",
+            self.tasks, self.channels, self.timers, self.sockets, self.messages
+        )?;
+        if let Some(bytes) = self.heap_bytes {
+            write!(f, " heap_bytes={bytes}")?;
+        }
+        if let Some(bytes) = self.resident_bytes {
+            write!(f, " resident_bytes={bytes}")?;
+        }
+        Ok(())
+    }
 }

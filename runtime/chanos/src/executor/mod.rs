@@ -39,7 +39,10 @@ const OPS_PER_POLL: u32 = 128;
 /// Timers and remote wake-ups are looked at after this many polls at the latest.
 const POLLS_PER_TICK: u32 = 61;
 
-/// One executor's state. Leaked (see `slot`), so that wakers never dangle.
+/// One executor's state. Leaked (see `slot`), so that wakers never dangle;
+/// once its runtime has ended it is reset and kept for the thread's next
+/// runtime (`spare`), so that making runtimes one after another (tests, a
+/// fuzzer) does not leak one each time.
 pub(crate) struct Shared {
     // Reached from any thread or interrupt:
     injector: critical_section::Mutex<RefCell<Vec<u32>>>,
@@ -105,6 +108,31 @@ fn current_raw() -> Option<&'static Shared> {
 fn set_current(shared: Option<&'static Shared>) {
     let ptr = shared.map_or(core::ptr::null_mut(), |s| s as *const Shared as *mut Shared);
     CURRENT.store(ptr, core::sync::atomic::Ordering::Relaxed);
+}
+
+// An executor whose runtime has ended on this thread, for the next one.
+#[cfg(not(target_os = "none"))]
+std::thread_local! {
+    static SPARE: Cell<Option<&'static Shared>> = const { Cell::new(None) };
+}
+
+/// An executor for a new runtime: the thread's spare, reset, or a new one.
+fn fresh_executor(seed: u64) -> &'static Shared {
+    #[cfg(not(target_os = "none"))]
+    if let Some(shared) = SPARE.with(Cell::take) {
+        shared.reset(seed);
+        return shared;
+    }
+    Shared::leak(seed)
+}
+
+/// Keeps an executor whose runtime has ended (and shut it down) for the
+/// next runtime on this thread. The image runs one runtime: nothing to keep.
+fn keep_spare(shared: &'static Shared) {
+    #[cfg(not(target_os = "none"))]
+    SPARE.with(|spare| spare.set(Some(shared)));
+    #[cfg(target_os = "none")]
+    let _ = shared;
 }
 
 /// The executor of the calling code, unless it runs in interrupt context.
@@ -292,11 +320,18 @@ impl Shared {
     }
 
     /// Drops every task that is left, then forgets the executor's state.
+    /// The task table keeps its length: every slot stays numbered, and
+    /// `reset` frees them all.
     fn shut_down(&'static self) {
         loop {
-            // Dropping a future may wake others or drop tasks' last handles:
-            // never hold a borrow while it runs.
-            let tasks = core::mem::take(&mut *self.tasks.borrow_mut());
+            // Dropping a future may wake others, spawn, or drop tasks' last
+            // handles: never hold a borrow while it runs.
+            let tasks: Vec<_> = self
+                .tasks
+                .borrow_mut()
+                .iter_mut()
+                .map(Option::take)
+                .collect();
             if tasks.iter().all(Option::is_none) {
                 break;
             }
@@ -306,6 +341,29 @@ impl Shared {
         self.timers.clear();
         self.queue.borrow_mut().clear();
         self.next.set(None);
+    }
+
+    /// Makes a shut-down executor as good as new for another runtime (the
+    /// image runs one runtime, so only hosted code reuses executors). Its
+    /// slots are all free again; a waker kept from the old runtime can at
+    /// most wake a new task spuriously, which tasks tolerate (see `slot`).
+    #[cfg(not(target_os = "none"))]
+    fn reset(&'static self, seed: u64) {
+        let slots = self.tasks.borrow().len() as u32;
+        *self.free.borrow_mut() = (0..slots).rev().collect();
+        for chunk in self.slots.borrow().iter() {
+            for slot in chunk.iter() {
+                slot.queued.set(false);
+                slot.remote_queued
+                    .store(false, core::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        critical_section::with(|cs| self.injector.borrow_ref_mut(cs).clear());
+        self.running_header.set(core::ptr::null());
+        self.wait_noted.set(false);
+        self.budget.set(OPS_PER_POLL);
+        self.rng.set(seed | 1);
+        self.wake_sources.set(0);
     }
 
     fn random(&self) -> u64 {
@@ -359,7 +417,7 @@ impl Runtime {
             current().is_none(),
             "chanos: a runtime is already running on this thread"
         );
-        let shared = Shared::leak(self.seed);
+        let shared = fresh_executor(self.seed);
         set_current(Some(shared));
         // Unset the current runtime even if a task panics through us.
         struct Reset(&'static Shared);
@@ -367,6 +425,7 @@ impl Runtime {
             fn drop(&mut self) {
                 self.0.shut_down();
                 set_current(None);
+                keep_spare(self.0);
             }
         }
         let _reset = Reset(shared);
@@ -454,8 +513,10 @@ impl WakeSource {
 
 impl Drop for WakeSource {
     fn drop(&mut self) {
+        // Saturating: a wake source kept past its runtime's end must not
+        // unbalance the next runtime's count (`reset` zeroes it).
         let held = &self.shared.wake_sources;
-        held.set(held.get() - 1);
+        held.set(held.get().saturating_sub(1));
     }
 }
 

@@ -398,10 +398,10 @@ impl<B: Backend> Driver<B> {
     }
 
     fn note_wake_source(&mut self) {
-        let open = !(self.listeners.is_empty()
-            && self.connections.is_empty()
-            && self.connecting.is_empty()
-            && self.udp.is_empty());
+        let held =
+            self.listeners.len() + self.connections.len() + self.connecting.len() + self.udp.len();
+        crate::stats::set_sockets(held);
+        let open = held > 0;
         match (open, self.wake_source.is_some()) {
             (true, false) => self.wake_source = Some(WakeSource::hold()),
             (false, true) => self.wake_source = None,

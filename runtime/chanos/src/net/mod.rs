@@ -47,6 +47,8 @@ mod dirty;
 mod driver;
 mod io;
 mod pump;
+#[cfg(any(test, fuzzing))]
+pub(crate) mod pump_check;
 
 #[cfg(not(target_os = "none"))]
 #[path = "hosted.rs"]

@@ -27,6 +27,19 @@ pub(crate) fn since_first_instruction_ns() -> Option<u64> {
     None
 }
 
+/// The heap's allocations are the C library's business hosted: unknown.
+pub(crate) fn heap_bytes() -> Option<u64> {
+    None
+}
+
+/// The process's resident set (`VmRSS` in /proc/self/status).
+pub(crate) fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
 /// Puts the executor's thread to sleep; `unpark` may come from any thread.
 #[derive(Debug)]
 pub(crate) struct Parker {

@@ -10,7 +10,9 @@
 //! - `in_interrupt()`: whether the caller runs in interrupt context;
 //! - `console_write(stream, text)`, `exit(code)`, `args()`, `seed()`;
 //! - `install_panic_report(..)`: how a panic is reported before exiting;
-//! - `since_first_instruction_ns()`: boot time, where there was a boot.
+//! - `since_first_instruction_ns()`: boot time, where there was a boot;
+//! - `heap_bytes()`, `resident_bytes()`: memory in use, where it can be
+//!   told (the heap's allocations in the image, the resident set hosted).
 
 #[cfg(not(target_os = "none"))]
 #[path = "hosted.rs"]

@@ -31,6 +31,11 @@ pub(super) fn is_ready() -> bool {
     HEAP.size.load(Ordering::Relaxed) > 0
 }
 
+/// Bytes allocated and not yet freed.
+pub(super) fn in_use() -> u64 {
+    HEAP.in_use.load(Ordering::Relaxed) as u64
+}
+
 /// Gives the allocator the RAM in `ram` (start, end).
 pub(super) fn init(ram: (u64, u64)) {
     let start = (ram.0 + 4095) & !4095;

@@ -255,6 +255,16 @@ pub(crate) fn boot_report() -> String {
     )
 }
 
+/// Bytes the heap has handed out and not had back.
+pub(crate) fn heap_bytes() -> Option<u64> {
+    Some(heap::in_use())
+}
+
+/// No process, no resident set.
+pub(crate) fn resident_bytes() -> Option<u64> {
+    None
+}
+
 /// Nanoseconds from the first instruction to now.
 pub(crate) fn since_first_instruction_ns() -> Option<u64> {
     Some(clock::tsc_to_ns(
