@@ -595,30 +595,14 @@ fn http_follows_rfc_9112(server: &Server) {
 /// whole head is late (2 s here), not kept alive by each byte.
 fn http_cuts_off_a_trickling_client(server: &Server) {
     let mut slow = connect(server);
-    slow.set_read_timeout(Some(Duration::from_millis(100)))
-        .expect("timeout");
-    let started = Instant::now();
-    let mut answer = Vec::new();
-    for byte in b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: "
-        .iter()
-        .chain(std::iter::repeat(&b'z'))
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(15),
-            "still connected after 15 s of trickling"
-        );
-        if slow.write_all(&[*byte]).is_err() {
-            break;
-        }
-        let mut buffer = [0u8; 1024];
-        match slow.read(&mut buffer) {
-            Ok(0) => break,
-            Ok(n) => answer.extend_from_slice(&buffer[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-            Err(_) => break,
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let head = b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+    let answer = peers::trickle(
+        &mut slow,
+        head,
+        Duration::from_millis(200),
+        Duration::from_secs(15),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     let answer = String::from_utf8_lossy(&answer);
     assert!(
         answer.starts_with("HTTP/1.1 408 Request Timeout\r\n"),

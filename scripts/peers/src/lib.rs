@@ -1,7 +1,10 @@
 //! Shared bits of the peer programs: argument parsing and the output format,
-//! `bench <metric> <value> <unit>`, the same as chanos's apps print.
+//! `bench <metric> <value> <unit>`, the same as chanos's apps print; and a
+//! hostile HTTP client that the soak and the network tests both use.
 
-use std::time::Instant;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
 
 /// Prints one measurement.
 pub fn report(metric: &str, value: f64, unit: &str) {
@@ -26,4 +29,37 @@ pub fn arg(args: &[String], i: usize, default: u64) -> u64 {
 pub fn usage_error(message: &str) -> ! {
     eprintln!("{message}");
     std::process::exit(64)
+}
+
+/// A client that sends `head` a byte at a time, `gap` apart, then filler
+/// bytes, until the server answers or closes: what it answered. `Err` if
+/// the server still takes bytes after `limit`.
+pub fn trickle(
+    stream: &mut TcpStream,
+    head: &[u8],
+    gap: Duration,
+    limit: Duration,
+) -> Result<Vec<u8>, String> {
+    stream
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .map_err(|e| e.to_string())?;
+    let start = Instant::now();
+    let mut answer = Vec::new();
+    for byte in head.iter().chain(std::iter::repeat(&b'z')) {
+        if start.elapsed() > limit {
+            return Err(format!("still connected after {limit:?} of trickling"));
+        }
+        if stream.write_all(&[*byte]).is_err() {
+            break;
+        }
+        let mut buffer = [0u8; 1024];
+        match stream.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => answer.extend_from_slice(&buffer[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(_) => break,
+        }
+        std::thread::sleep(gap);
+    }
+    Ok(answer)
 }

@@ -229,41 +229,24 @@ fn http_bad_requests(shared: &Shared) {
 }
 
 fn http_trickle(shared: &Shared) {
-    let Ok(mut stream) = shared.connect(Duration::from_millis(100)) else {
+    let Ok(mut stream) = shared.connect(Duration::from_secs(10)) else {
         return shared
             .tally
             .error("a trickling client could not connect".into());
     };
-    let start = Instant::now();
-    let mut answer = Vec::new();
-    for byte in b"GET / HTTP/1.1\r\nHost: x\r\nX: "
-        .iter()
-        .chain(std::iter::repeat(&b'z'))
-    {
-        if start.elapsed() > Duration::from_secs(10) {
-            return shared
-                .tally
-                .error("a trickling client was not cut off in 10 s".into());
-        }
-        if stream.write_all(&[*byte]).is_err() {
-            break;
-        }
-        let mut buffer = [0u8; 512];
-        match stream.read(&mut buffer) {
-            Ok(0) => break,
-            Ok(n) => answer.extend_from_slice(&buffer[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-            Err(_) => break,
-        }
-        thread::sleep(Duration::from_millis(150));
-    }
-    if answer.starts_with(b"HTTP/1.1 408") {
-        shared.tally.refused();
-    } else {
-        shared.tally.error(format!(
+    let head = b"GET / HTTP/1.1\r\nHost: x\r\nX: ";
+    match peers::trickle(
+        &mut stream,
+        head,
+        Duration::from_millis(150),
+        Duration::from_secs(10),
+    ) {
+        Ok(answer) if answer.starts_with(b"HTTP/1.1 408") => shared.tally.refused(),
+        Ok(answer) => shared.tally.error(format!(
             "a trickling client got {:?}",
             String::from_utf8_lossy(&answer)
-        ));
+        )),
+        Err(e) => shared.tally.error(e),
     }
 }
 
