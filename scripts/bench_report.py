@@ -32,6 +32,15 @@ METRICS = {
     "image_bytes": ("image size (hello)", True),
     "boot_process_ms": ("boot: whole QEMU process, start to exit (hello)", True),
     "boot_to_main_ms": ("boot: first instruction to main (hello)", True),
+    "instr_pingpong_rendezvous_rt": ("instructions: round trip, rendezvous", True),
+    "instr_pingpong_cap1_rt": ("instructions: round trip, capacity 1", True),
+    "instr_yield": ("instructions: yield", True),
+    "instr_spawn_join": ("instructions: spawn + join", True),
+    "instr_recv_ready": ("instructions: receive, a value ready (and refill)", True),
+    "instr_select_ready": ("instructions: select! over two ready arms (and refill)", True),
+    "instr_select_wait_rt": ("instructions: round trip received by a select! that registered", True),
+    "instr_throughput_1p": ("instructions: message through capacity 1024, 1 producer", True),
+    "instr_sieve_2000": ("instructions: prime sieve, 2000 primes", True),
     "echo_throughput": ("TCP echo throughput (echo app, payload echoed)", False),
     "http_requests_per_sec": ("HTTP requests per second, keep-alive (http app)", False),
 }
@@ -99,6 +108,17 @@ def goals(values):
     if sv and gsv:
         goal("sieve (2000 primes) at least 5x faster than Go, GOMAXPROCS=1", f"{gsv / sv:.1f}x", gsv / sv >= 5,
              "" if gsv / sv >= 5 else "the sieve is 2.04 million rendezvous handoffs (counted): the handoff cost of the first goal again, with 2000 tasks' worth of cache misses")
+    for kind, label in [("rendezvous", "rendezvous"), ("cap1", "capacity 1")]:
+        n = med(f"instr_pingpong_{kind}_rt", BASE)
+        if n:
+            goal(f"round trip, {label}, at most 300 instructions (callgrind)", f"{n:.0f}", n <= 300,
+                 "" if n <= 300 else "the general channel path: waiter queues, select claims, deadlock "
+                 "notes, the cooperative budget, statistics; issue 10 takes it on")
+    sel, rcv = med("instr_select_ready", BASE), med("instr_recv_ready", BASE)
+    if sel and rcv:
+        goal("select! over two ready arms at most twice a plain receive (instructions)",
+             f"{sel / rcv:.1f}x ({sel:.0f} against {rcv:.0f})", sel <= 2 * rcv,
+             "" if sel <= 2 * rcv else "asking every arm whether it is ready, the random pick, and the arm objects")
     sj = med("spawn_join", BASE)
     if sj:
         goal("spawn + join at most 60 ns", f"{fmt(sj)} ns", sj <= 60,
@@ -185,6 +205,9 @@ def main():
         f"- {a.kvm_note}",
         "- Image numbers come from QEMU's TCG: **emulated**, so they measure TCG as much as chanos.",
         "  Timings inside the image use the TSC, calibrated against the PIT at boot.",
+        "- Instructions (`instr` rows): counted by callgrind (valgrind), once per run, as the",
+        "  difference between N and 2N operations over N, so that start-up does not count. They",
+        "  do not move with the machine's load: steer by them.",
         "- Memory per parked task: the maximum resident size of `park N` minus that of `park 0`,",
         "  divided by N (`/usr/bin/time -f %M`); chanos hosted, Tokio and Go only: a million",
         "  parked OS threads would need a million 8 MiB stacks, and the image's resident size is",

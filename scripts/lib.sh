@@ -269,6 +269,13 @@ ensure_fuzz_toolchain() {
     fi
 }
 
+# ensure_valgrind: valgrind (Debian's), whose callgrind counts instructions.
+ensure_valgrind() {
+    command -v valgrind >/dev/null 2>&1 && return 0
+    say "installing valgrind (apt: valgrind): the benchmark counts instructions with callgrind"
+    apt_install valgrind || die 69 "valgrind is missing and could not be installed: install valgrind."
+}
+
 # ensure_curl: curl, the network tests' HTTP client.
 ensure_curl() {
     command -v curl >/dev/null 2>&1 && return 0

@@ -125,6 +125,31 @@ fn the_quick_benchmark_runs_every_system() {
             assert!(row, "{metric} for {system} missing:\n{report}");
         }
     }
+    // Instructions per operation, from callgrind, for chanos and for Tokio's round trip.
+    for (metric, system) in [
+        ("instructions: round trip, rendezvous", "chanos (hosted)"),
+        (
+            "instructions: round trip, capacity 1",
+            "Tokio current_thread",
+        ),
+        (
+            "instructions: select! over two ready arms",
+            "chanos (hosted)",
+        ),
+        ("instructions: spawn + join", "chanos (hosted)"),
+        ("instructions: prime sieve, 2000 primes", "chanos (hosted)"),
+    ] {
+        let row = report.lines().any(|line| {
+            line.starts_with(&format!("| {metric}"))
+                && line.contains(&format!("| {system} |"))
+                && line.contains("| instr |")
+        });
+        assert!(row, "{metric} for {system} missing:\n{report}");
+    }
+    assert!(
+        report.contains("| round trip, rendezvous, at most 300 instructions (callgrind) |"),
+        "{report}"
+    );
     assert!(dir.join("benchmarks.svg").exists() && dir.join("benchmarks.csv").exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }

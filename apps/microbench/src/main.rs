@@ -11,6 +11,15 @@
 //!   times (default 1000000), over a channel of capacity 1024 and waits for
 //!   the final value: `bench counter_via_task <ns> ns` per increment (what a
 //!   lock or an atomic would do in shared memory).
+//! - `recv-ready [N]`: N receives from a capacity-1 channel that always
+//!   holds a value (refilled with `try_send` after each): `bench recv_ready
+//!   <ns> ns`; `select-ready [N]`: the same with `select!` over two such
+//!   channels: `bench select_ready <ns> ns`. Their difference is what a
+//!   select over two ready arms adds to a plain receive.
+//! - `select-wait [N]`: a round trip whose reply is received by a `select!`
+//!   over two channels that had nothing ready, so it registers on both and
+//!   is completed by the sender: `bench select_wait_rt <ns> ns` (compare
+//!   with pingpong's rendezvous round trip).
 //! - `park N`: spawn N tasks that all wait on one channel, report when they
 //!   are parked, then release them: `bench parked_tasks <N> tasks`. Measure
 //!   its memory from outside (e.g. maximum resident size) against `park 0`.
@@ -21,7 +30,7 @@ use chanos::time::Instant;
 extern crate alloc;
 
 use alloc::string::String;
-use chanos::{eprintln, println, spawn, yield_now};
+use chanos::{eprintln, println, select, spawn, yield_now};
 
 fn per_op(start: Instant, ops: u64) -> f64 {
     start.elapsed().as_nanos() as f64 / ops as f64
@@ -97,6 +106,62 @@ async fn counter(n: u64) {
     println!("bench counter_via_task {ns:.1} ns");
 }
 
+/// A capacity-1 channel that starts with a value in it.
+fn full_channel() -> (chan::Sender<u64>, chan::Receiver<u64>) {
+    let (tx, rx) = chan::bounded::<u64>(1);
+    tx.try_send(0).expect("room for one");
+    (tx, rx)
+}
+
+async fn recv_ready(n: u64) {
+    let (tx, rx) = full_channel();
+    let start = Instant::now();
+    for i in 0..n {
+        let v = rx.recv().await.expect("a value is always there");
+        tx.try_send(v ^ i).expect("room again");
+    }
+    println!("bench recv_ready {:.1} ns", per_op(start, n));
+}
+
+async fn select_ready(n: u64) {
+    let ((tx1, rx1), (tx2, rx2)) = (full_channel(), full_channel());
+    let start = Instant::now();
+    for i in 0..n {
+        select! {
+            v = rx1.recv() => tx1.try_send(v.expect("ready") ^ i).expect("room again"),
+            v = rx2.recv() => tx2.try_send(v.expect("ready") ^ i).expect("room again"),
+        }
+    }
+    println!("bench select_ready {:.1} ns", per_op(start, n));
+}
+
+async fn select_wait(n: u64) {
+    let (ping_tx, ping_rx) = chan::bounded::<u64>(0);
+    let (pong_tx, pong_rx) = chan::bounded::<u64>(0);
+    let (_quiet_tx, quiet_rx) = chan::bounded::<u64>(0);
+    let echo = spawn(async move {
+        while let Some(v) = ping_rx.recv().await {
+            if pong_tx.send(v).await.is_err() {
+                break;
+            }
+        }
+    });
+    let start = Instant::now();
+    for i in 0..n {
+        ping_tx.send(i).await.expect("echo is alive");
+        // The echo has not run yet: nothing is ready, the select registers.
+        let back = select! {
+            v = pong_rx.recv() => v,
+            v = quiet_rx.recv() => v,
+        };
+        assert_eq!(back, Some(i));
+    }
+    let ns = per_op(start, n);
+    drop(ping_tx);
+    echo.await;
+    println!("bench select_wait_rt {ns:.1} ns");
+}
+
 async fn park(n: u64) {
     let (tx, rx) = chan::bounded::<()>(0);
     let (done_tx, done_rx) = chan::bounded::<()>(0);
@@ -136,11 +201,17 @@ async fn main() {
             throughput(producers, total).await
         }
         Some("counter") => counter(n.unwrap_or(1_000_000).max(1)).await,
+        Some("recv-ready") => recv_ready(n.unwrap_or(1_000_000).max(1)).await,
+        Some("select-ready") => select_ready(n.unwrap_or(1_000_000).max(1)).await,
+        Some("select-wait") => select_wait(n.unwrap_or(1_000_000).max(1)).await,
         _ => usage(),
     }
 }
 
 fn usage() -> ! {
-    eprintln!("usage: microbench spawn [N] | yield [N] | park N | throughput P [N] | counter [N]");
+    eprintln!(
+        "usage: microbench spawn [N] | yield [N] | park N | throughput P [N] | counter [N] \
+         | recv-ready [N] | select-ready [N] | select-wait [N]"
+    );
     chanos::env::exit(64)
 }
