@@ -32,11 +32,24 @@ pub(crate) fn heap_bytes() -> Option<u64> {
     None
 }
 
-/// The process's resident set (`VmRSS` in /proc/self/status).
+/// The process's resident set (`VmRSS` in /proc/self/status), read at most
+/// every 100 ms: it changes slowly, and reading it costs three system calls,
+/// which a server that reports it on every request (`/metrics`) would feel.
 pub(crate) fn resident_bytes() -> Option<u64> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    const FRESH_NS: u64 = 100_000_000;
+    static BYTES: AtomicU64 = AtomicU64::new(0);
+    static READ_AT: AtomicU64 = AtomicU64::new(0);
+    let now = now_ns().max(1);
+    let read_at = READ_AT.load(Ordering::Relaxed);
+    if read_at != 0 && now - read_at.min(now) < FRESH_NS {
+        return Some(BYTES.load(Ordering::Relaxed));
+    }
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    BYTES.store(kib * 1024, Ordering::Relaxed);
+    READ_AT.store(now, Ordering::Relaxed);
     Some(kib * 1024)
 }
 
