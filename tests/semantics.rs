@@ -851,6 +851,39 @@ fn a_sleep_inside_a_deadlocked_program_only_delays_the_report() {
 // ---- cooperative budget ----
 
 #[test]
+fn a_long_chain_of_handoffs_still_lets_a_queued_task_run() {
+    // Two tasks hand a value back and forth 10,000 times; each handoff
+    // makes the woken partner the LIFO "next" task. A third task, runnable
+    // since before the chain began, must still run early on, not after it.
+    let seen_at = run(async {
+        let (ran_tx, ran_rx) = chan::bounded::<()>(1);
+        spawn_named("bystander", async move {
+            ran_tx.try_send(()).expect("room for one");
+        });
+        let (ping_tx, ping_rx) = chan::bounded::<u32>(0);
+        let (pong_tx, pong_rx) = chan::bounded::<u32>(0);
+        let echo = spawn_named("echo", async move {
+            while let Some(v) = ping_rx.recv().await {
+                pong_tx.send(v).await.unwrap();
+            }
+        });
+        let mut seen_at = None;
+        for round in 0..10_000u32 {
+            ping_tx.send(round).await.unwrap();
+            assert_eq!(pong_rx.recv().await, Some(round));
+            if seen_at.is_none() && ran_rx.try_recv().is_ok() {
+                seen_at = Some(round);
+            }
+        }
+        drop(ping_tx);
+        echo.await;
+        seen_at
+    });
+    let round = seen_at.expect("the bystander never ran during 10,000 handoffs");
+    assert!(round < 100, "the bystander ran only at round {round}");
+}
+
+#[test]
 fn a_loop_of_operations_that_never_wait_cannot_starve_other_tasks() {
     // Without a budget, `spinner` would never return Pending (a closed
     // channel is always ready) and `stopper` would never run: a hang. Run it
