@@ -382,13 +382,9 @@ fn echo_answers_large_udp(server: &Server) {
     socket
         .set_read_timeout(Some(Duration::from_secs(2)))
         .expect("timeout");
-    let mut buffer = vec![0u8; 70_000];
     for size in [1_473, 16_385, 40_000, 65_507] {
         let message: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
-        let echoed = (0..10).any(|_| {
-            socket.send_to(&message, server.address()).expect("send");
-            matches!(socket.recv_from(&mut buffer), Ok((n, _)) if buffer[..n] == message[..])
-        });
+        let echoed = peers::udp_echoes(&socket, &server.address(), &message, 10);
         assert!(echoed, "no whole echo of {size} bytes in 10 tries");
     }
 }

@@ -3,7 +3,7 @@
 //! hostile HTTP client that the soak and the network tests both use.
 
 use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::net::{TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
 /// Prints one measurement.
@@ -62,4 +62,15 @@ pub fn trickle(
         std::thread::sleep(gap);
     }
     Ok(answer)
+}
+
+/// Whether `data`, sent from `socket` to `address`, comes back whole within
+/// `tries` sends (UDP may lose a datagram; `socket`'s read timeout bounds
+/// each wait).
+pub fn udp_echoes(socket: &UdpSocket, address: &str, data: &[u8], tries: u32) -> bool {
+    let mut buffer = vec![0u8; 65_536];
+    (0..tries).any(|_| {
+        let _ = socket.send_to(data, address);
+        matches!(socket.recv_from(&mut buffer), Ok((n, _)) if buffer[..n] == *data)
+    })
 }

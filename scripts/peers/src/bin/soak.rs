@@ -321,15 +321,9 @@ fn echo_udp(shared: &Shared) {
     socket
         .set_read_timeout(Some(Duration::from_millis(500)))
         .expect("timeout");
-    let mut buffer = vec![0u8; 65536];
     for size in [16, 1_400, 9_000, 60_000] {
         let data: Vec<u8> = (0..size).map(|i| pattern(size as u64, i)).collect();
-        // UDP may lose a datagram: a few tries.
-        let echoed = (0..5).any(|_| {
-            let _ = socket.send_to(&data, &shared.address);
-            matches!(socket.recv_from(&mut buffer), Ok((n, _)) if buffer[..n] == data[..])
-        });
-        if echoed {
+        if peers::udp_echoes(&socket, &shared.address, &data, 5) {
             shared.tally.ok();
         } else {
             shared
