@@ -276,6 +276,55 @@ ensure_valgrind() {
     apt_install valgrind || die 69 "valgrind is missing and could not be installed: install valgrind."
 }
 
+# free_port: a TCP port of 127.0.0.1 that nobody listens on now.
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# serve_in_background APP WHERE PORT LOG [ARGS...]: starts the echo or http
+# app with ARGS, hosted (WHERE: hosted, the release build) or booted under
+# QEMU (WHERE: tcg or kvm) with the host's 127.0.0.1:PORT forwarded, TCP
+# and UDP, to the app's port (echo 7, http 80), writing to LOG. It runs in
+# a session of its own, QEMU included (boot_qemu keeps it in the group), so
+# `kill -- -$SERVER_PID` stops all of it. BOOT_TIMEOUT, if set, bounds QEMU.
+serve_in_background() {
+    local app=$1 where=$2 port=$3 log=$4 guest=7
+    shift 4
+    [ "$app" = http ] && guest=80
+    if [ "$where" = hosted ]; then
+        setsid "${CARGO_TARGET_DIR:-$CHANOS_ROOT/target/hosted}/release/$app" --port "$port" "$@" >"$log" 2>&1 &
+    else
+        setsid bash -c 'source "$CHANOS_ROOT/scripts/lib.sh" && qemu_forward "$1:$2" "udp:$1:$2" && boot_qemu "$3" "${@:4}"' \
+            _ "$port" "$guest" "$where" "$(image_path "$app")" "$@" >"$log" 2>&1 &
+    fi
+    SERVER_PID=$!
+}
+
+# stop_group PGID: stops every process of process group PGID (a server of
+# serve_in_background, QEMU included) and returns once all have ended:
+# TERM, then KILL for what is left after 10 s.
+stop_group() {
+    local group=$1
+    kill -- "-$group" 2>/dev/null || return 0
+    wait "$group" 2>/dev/null || true # the leader, our child: reaped here
+    for _ in $(seq 100); do
+        pgrep -g "$group" >/dev/null || return 0
+        sleep 0.1
+    done
+    kill -KILL -- "-$group" 2>/dev/null || true
+}
+
+# wait_until_serving LOG SECONDS: waits until the app writing LOG says it
+# listens; returns 1 if it has not within SECONDS.
+wait_until_serving() {
+    local log=$1 tries=$(($2 * 10))
+    for _ in $(seq "$tries"); do
+        grep -qE 'listening on|serving on' "$log" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
 # ensure_curl: curl, the network tests' HTTP client.
 ensure_curl() {
     command -v curl >/dev/null 2>&1 && return 0

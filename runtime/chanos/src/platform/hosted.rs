@@ -40,9 +40,9 @@ pub(crate) fn resident_bytes() -> Option<u64> {
     const FRESH_NS: u64 = 100_000_000;
     static BYTES: AtomicU64 = AtomicU64::new(0);
     static READ_AT: AtomicU64 = AtomicU64::new(0);
-    let now = now_ns().max(1);
+    let now = now_ns().max(1); // 0 in READ_AT means "never read"
     let read_at = READ_AT.load(Ordering::Relaxed);
-    if read_at != 0 && now - read_at.min(now) < FRESH_NS {
+    if read_at != 0 && now.saturating_sub(read_at) < FRESH_NS {
         return Some(BYTES.load(Ordering::Relaxed));
     }
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
