@@ -183,7 +183,7 @@ impl<T: 'static> ErasedArm for RecvArm<'_, T> {
             .chan()
             .state
             .borrow_mut()
-            .wait_recv(waker.clone(), Some((claim.clone(), arm)));
+            .wait_recv(waker, Some((claim.clone(), arm)));
         self.token = Some(token);
     }
 
@@ -277,7 +277,7 @@ impl<T: 'static> ErasedArm for SendArm<'_, T> {
             .take()
             .expect("a send arm registers with its value");
         let mut state = self.sender.chan.state.borrow_mut();
-        self.token = Some(state.wait_send(value, waker.clone(), Some((claim.clone(), arm))));
+        self.token = Some(state.wait_send(value, waker, Some((claim.clone(), arm))));
     }
 
     fn won(&mut self) {

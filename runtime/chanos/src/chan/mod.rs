@@ -35,6 +35,7 @@ mod oneshot_impl;
 mod ops;
 mod state;
 mod stream;
+mod wait_queue;
 
 pub(crate) use ops::{withdraw_recv, withdraw_send};
 pub use ops::{Recv, Send};

@@ -57,7 +57,7 @@ pub(crate) fn poll_recv<T: 'static>(
         }
         Err(RecvRefusal::Closed) => Poll::Ready(None),
         Err(RecvRefusal::Empty) => {
-            *op = RecvOp::Waiting(state.wait_recv(cx.waker().clone(), None));
+            *op = RecvOp::Waiting(state.wait_recv(cx.waker(), None));
             drop(state);
             set_wait_chan(ChanOp::Recv, chan);
             Poll::Pending
@@ -97,7 +97,7 @@ pub(crate) fn poll_send<T: 'static>(
             }
             Err(SendRefusal::Closed(value)) => Poll::Ready(Err(SendError(value))),
             Err(SendRefusal::Full(value)) => {
-                *op = SendOp::Waiting(state.wait_send(value, cx.waker().clone(), None));
+                *op = SendOp::Waiting(state.wait_send(value, cx.waker(), None));
                 drop(state);
                 set_wait_chan(ChanOp::Send, chan);
                 Poll::Pending

@@ -17,8 +17,8 @@
 //! - `close()` ends every waiting send: from then on no receive takes a
 //!   waiting sender's value (receivers drain the buffer, then see Closed),
 //!   and each waiting sender gets its value back when it is next polled.
-//! - Values handed to a waiting receiver sit in `handed` under the receiver's
-//!   token until it collects them; if it is cancelled first, the value is
+//! - Values handed to a waiting receiver sit in its entry of the wait queue
+//!   (`wait_queue`) until it collects them; if it is cancelled first, the value is
 //!   offered to the next receiver or put back at the head of the buffer:
 //!   never lost.
 //! - A waiter may belong to a `select!` ([`SelectClaim`]); handing to it or
@@ -31,15 +31,12 @@
 //!   receiver leaving) returns that waiter's waker. The executor is single-
 //!   threaded, so nothing can happen between the try and the registration.
 
+pub(crate) use super::wait_queue::Token;
+use super::wait_queue::{Polled, SelectArmRef, WaitQueue};
 use alloc::collections::VecDeque;
-use alloc::rc::Rc;
 use alloc::vec::Vec;
 use core::cell::Cell;
 use core::task::Waker;
-
-/// Names one waiting operation on one channel (never zero, so that an
-/// `Option` of it, or an enum holding it, takes no extra space).
-pub(crate) type Token = core::num::NonZeroU64;
 
 /// The shared fate of a `select!`'s arms: the first arm to complete claims it.
 #[derive(Debug, Default)]
@@ -51,26 +48,9 @@ impl SelectClaim {
     pub(crate) fn fired(&self) -> Option<u16> {
         self.fired.get()
     }
-}
 
-#[derive(Debug)]
-struct Waiter {
-    token: Token,
-    waker: Waker,
-    select: Option<(Rc<SelectClaim>, u16)>,
-}
-
-impl Waiter {
-    fn is_claimable(&self) -> bool {
-        self.select
-            .as_ref()
-            .is_none_or(|(claim, _)| claim.fired.get().is_none())
-    }
-
-    fn claim(&self) {
-        if let Some((claim, arm)) = &self.select {
-            claim.fired.set(Some(*arm));
-        }
+    pub(crate) fn fire(&self, arm: u16) {
+        self.fired.set(Some(arm));
     }
 }
 
@@ -110,13 +90,11 @@ pub(crate) enum SendWait<T> {
 pub(crate) struct ChannelState<T> {
     buf: VecDeque<T>,
     cap: usize,
-    recv_waiters: VecDeque<Waiter>,
-    send_waiters: VecDeque<(Waiter, T)>,
-    handed: Vec<(Token, T)>,
+    receivers_waiting: WaitQueue<T>,
+    senders_waiting: WaitQueue<T>,
     senders: usize,
     receivers: usize,
     closed: bool,
-    next_token: Token,
 }
 
 impl<T> ChannelState<T> {
@@ -125,13 +103,11 @@ impl<T> ChannelState<T> {
         ChannelState {
             buf: VecDeque::with_capacity(cap.min(1024)),
             cap,
-            recv_waiters: VecDeque::new(),
-            send_waiters: VecDeque::new(),
-            handed: Vec::new(),
+            receivers_waiting: WaitQueue::default(),
+            senders_waiting: WaitQueue::default(),
             senders: 1,
             receivers: 1,
             closed: false,
-            next_token: Token::MIN,
         }
     }
 
@@ -149,59 +125,34 @@ impl<T> ChannelState<T> {
     }
 
     /// Sending can never succeed again.
+    #[inline(always)]
     pub(crate) fn refuses_sends(&self) -> bool {
         self.closed || self.receivers == 0
-    }
-
-    fn token(&mut self) -> Token {
-        let token = self.next_token;
-        self.next_token = token.saturating_add(1);
-        token
-    }
-
-    /// Claims the longest-waiting receiver that can still take a value.
-    #[inline(always)] // hot: once per handoff
-    fn claim_receiver(&mut self) -> Option<Waiter> {
-        // Usually the head is claimable: pop it without searching.
-        let waiter = if self.recv_waiters.front()?.is_claimable() {
-            self.recv_waiters.pop_front()?
-        } else {
-            let position = self.recv_waiters.iter().position(Waiter::is_claimable)?;
-            self.recv_waiters.remove(position)?
-        };
-        waiter.claim();
-        Some(waiter)
     }
 
     /// Claims the longest-waiting sender that can still give its value.
     /// None once the channel is closed: a send still waiting then fails and
     /// gets its value back, whoever is polled first (Go's semantics).
     #[inline(always)] // hot: once per handoff
-    fn claim_sender(&mut self) -> Option<(Waiter, T)> {
+    fn claim_sender(&mut self) -> Option<(Waker, T)> {
         if self.closed {
             return None;
         }
-        let (waiter, value) = if self.send_waiters.front()?.0.is_claimable() {
-            self.send_waiters.pop_front()?
-        } else {
-            let position = self
-                .send_waiters
-                .iter()
-                .position(|(w, _)| w.is_claimable())?;
-            self.send_waiters.remove(position)?
-        };
-        waiter.claim();
+        let taken = self.senders_waiting.take_offered()?;
         crate::stats::bump(|c| &c.messages);
-        Some((waiter, value))
+        Some(taken)
     }
 
     /// Hands `value` to the longest-waiting receiver, or buffers it.
+    #[inline(always)] // hot: once per send
     fn offer(&mut self, value: T) -> Result<Option<Waker>, SendRefusal<T>> {
-        if let Some(receiver) = self.claim_receiver() {
-            self.handed.push((receiver.token, value));
-            crate::stats::bump(|c| &c.messages);
-            return Ok(Some(receiver.waker));
-        }
+        let value = match self.receivers_waiting.hand(value) {
+            Ok(waker) => {
+                crate::stats::bump(|c| &c.messages);
+                return Ok(Some(waker));
+            }
+            Err(value) => value,
+        };
         if self.buf.len() < self.cap {
             self.buf.push_back(value);
             crate::stats::bump(|c| &c.messages);
@@ -210,6 +161,7 @@ impl<T> ChannelState<T> {
         Err(SendRefusal::Full(value))
     }
 
+    #[inline(always)] // hot: once per send
     pub(crate) fn try_send(&mut self, value: T) -> Result<Option<Waker>, SendRefusal<T>> {
         if self.refuses_sends() {
             return Err(SendRefusal::Closed(value));
@@ -217,16 +169,17 @@ impl<T> ChannelState<T> {
         self.offer(value)
     }
 
+    #[inline(always)] // hot: once per receive
     pub(crate) fn try_recv(&mut self) -> Result<(T, Option<Waker>), RecvRefusal> {
         if let Some(value) = self.buf.pop_front() {
-            let woken = self.claim_sender().map(|(sender, moved)| {
+            let woken = self.claim_sender().map(|(waker, moved)| {
                 self.buf.push_back(moved);
-                sender.waker
+                waker
             });
             return Ok((value, woken));
         }
-        if let Some((sender, value)) = self.claim_sender() {
-            return Ok((value, Some(sender.waker)));
+        if let Some((waker, value)) = self.claim_sender() {
+            return Ok((value, Some(waker)));
         }
         Err(if self.is_closed() {
             RecvRefusal::Closed
@@ -238,86 +191,60 @@ impl<T> ChannelState<T> {
     /// Whether `try_recv` would complete now (with a value or with Closed).
     pub(crate) fn recv_ready(&self) -> bool {
         !self.buf.is_empty()
-            || self.send_waiters.iter().any(|(w, _)| w.is_claimable())
+            || (!self.closed && self.senders_waiting.any_claimable())
             || self.is_closed()
     }
 
     /// Whether `try_send` would complete now (sent, or refused as closed).
     pub(crate) fn send_ready(&self) -> bool {
-        self.refuses_sends()
-            || self.recv_waiters.iter().any(Waiter::is_claimable)
-            || self.buf.len() < self.cap
+        self.refuses_sends() || self.receivers_waiting.any_claimable() || self.buf.len() < self.cap
     }
 
-    pub(crate) fn wait_recv(
-        &mut self,
-        waker: Waker,
-        select: Option<(Rc<SelectClaim>, u16)>,
-    ) -> Token {
-        let token = self.token();
-        self.recv_waiters.push_back(Waiter {
-            token,
-            waker,
-            select,
-        });
-        token
+    pub(crate) fn wait_recv(&mut self, waker: &Waker, select: Option<SelectArmRef>) -> Token {
+        self.receivers_waiting.push(None, waker, select)
     }
 
     pub(crate) fn wait_send(
         &mut self,
         value: T,
-        waker: Waker,
-        select: Option<(Rc<SelectClaim>, u16)>,
+        waker: &Waker,
+        select: Option<SelectArmRef>,
     ) -> Token {
-        let token = self.token();
-        self.send_waiters.push_back((
-            Waiter {
-                token,
-                waker,
-                select,
-            },
-            value,
-        ));
-        token
+        self.senders_waiting.push(Some(value), waker, select)
     }
 
+    #[inline(always)] // hot: once per wait
     pub(crate) fn poll_recv_waiter(&mut self, token: Token, waker: &Waker) -> RecvWait<T> {
-        if let Some(i) = self.handed.iter().position(|(t, _)| *t == token) {
-            return RecvWait::Handed(self.handed.swap_remove(i).1);
-        }
-        match self.recv_waiters.iter_mut().find(|w| w.token == token) {
-            Some(waiter) => {
-                waiter.waker.clone_from(waker);
-                RecvWait::Waiting
-            }
-            None => RecvWait::Gone,
+        match self.receivers_waiting.poll(token, waker) {
+            Polled::Value(value) => RecvWait::Handed(value),
+            Polled::Waiting => RecvWait::Waiting,
+            Polled::Done => RecvWait::Gone,
         }
     }
 
     pub(crate) fn poll_send_waiter(&mut self, token: Token, waker: &Waker) -> SendWait<T> {
-        let Some(i) = self.send_waiters.iter().position(|(w, _)| w.token == token) else {
-            return SendWait::Taken;
-        };
         if self.refuses_sends() {
-            let (_, value) = self.send_waiters.remove(i).expect("position is in range");
-            return SendWait::Refused(value);
+            return match self.senders_waiting.withdraw(token) {
+                Some(value) => SendWait::Refused(value),
+                None => SendWait::Taken,
+            };
         }
-        self.send_waiters[i].0.waker.clone_from(waker);
-        SendWait::Waiting
+        match self.senders_waiting.poll(token, waker) {
+            Polled::Waiting => SendWait::Waiting,
+            Polled::Done => SendWait::Taken,
+            // Dismissed with its value: only a select that lost is, and
+            // it withdraws rather than polls; refuse rather than lose it.
+            Polled::Value(value) => SendWait::Refused(value),
+        }
     }
 
     /// Withdraws a waiting receive. A value already handed to it goes to the
     /// next waiting receiver, or back to the head of the buffer.
     pub(crate) fn cancel_recv(&mut self, token: Token) -> Option<Waker> {
-        self.recv_waiters.retain(|w| w.token != token);
-        let i = self.handed.iter().position(|(t, _)| *t == token)?;
-        let (_, value) = self.handed.swap_remove(i);
-        match self.claim_receiver() {
-            Some(receiver) => {
-                self.handed.push((receiver.token, value));
-                Some(receiver.waker)
-            }
-            None => {
+        let value = self.receivers_waiting.withdraw(token)?;
+        match self.receivers_waiting.hand(value) {
+            Ok(waker) => Some(waker),
+            Err(value) => {
                 self.buf.push_front(value);
                 None
             }
@@ -326,11 +253,7 @@ impl<T> ChannelState<T> {
 
     /// Withdraws a waiting send; its value comes back (None if it was taken).
     pub(crate) fn cancel_send(&mut self, token: Token) -> Option<T> {
-        let i = self
-            .send_waiters
-            .iter()
-            .position(|(w, _)| w.token == token)?;
-        self.send_waiters.remove(i).map(|(_, value)| value)
+        self.senders_waiting.withdraw(token)
     }
 
     /// Closes the channel: waiting receivers wake to drain it (then see
@@ -341,9 +264,9 @@ impl<T> ChannelState<T> {
     }
 
     fn wake_everyone(&mut self) -> Vec<Waker> {
-        let receivers = self.recv_waiters.drain(..).map(|w| w.waker);
-        let senders = self.send_waiters.iter().map(|(w, _)| w.waker.clone());
-        receivers.chain(senders).collect()
+        let mut wakers: Vec<Waker> = self.receivers_waiting.dismiss_all().collect();
+        wakers.extend(self.senders_waiting.wakers());
+        wakers
     }
 
     pub(crate) fn add_sender(&mut self) {
@@ -373,7 +296,7 @@ impl<T> ChannelState<T> {
             return (Vec::new(), VecDeque::new());
         }
         let mut unread = core::mem::take(&mut self.buf);
-        unread.extend(self.handed.drain(..).map(|(_, value)| value));
+        unread.extend(self.receivers_waiting.take_values());
         (self.wake_everyone(), unread)
     }
 }
@@ -381,6 +304,7 @@ impl<T> ChannelState<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::rc::Rc;
     use alloc::vec;
     use core::task::Waker;
 
@@ -391,8 +315,8 @@ mod tests {
     #[test]
     fn a_send_hands_its_value_to_the_longest_waiting_receiver() {
         let mut ch = ChannelState::<u32>::new(0);
-        let first = ch.wait_recv(noop(), None);
-        let second = ch.wait_recv(noop(), None);
+        let first = ch.wait_recv(&noop(), None);
+        let second = ch.wait_recv(&noop(), None);
         assert!(ch.try_send(1).unwrap().is_some(), "the receiver is woken");
         assert_eq!(ch.poll_recv_waiter(second, &noop()), RecvWait::Waiting);
         assert_eq!(ch.poll_recv_waiter(first, &noop()), RecvWait::Handed(1));
@@ -404,7 +328,7 @@ mod tests {
         let mut ch = ChannelState::<u32>::new(1);
         ch.try_send(1).unwrap();
         assert_eq!(ch.try_send(2).err(), Some(SendRefusal::Full(2)));
-        let sender = ch.wait_send(2, noop(), None);
+        let sender = ch.wait_send(2, &noop(), None);
         let (value, woken) = ch.try_recv().unwrap();
         assert_eq!((value, woken.is_some()), (1, true));
         assert_eq!(ch.poll_send_waiter(sender, &noop()), SendWait::Taken);
@@ -416,22 +340,22 @@ mod tests {
     fn a_select_that_already_fired_is_skipped_not_served() {
         let mut ch = ChannelState::<u32>::new(0);
         let claim = Rc::new(SelectClaim::default());
-        let stale = ch.wait_recv(noop(), Some((claim.clone(), 0)));
-        claim.fired.set(Some(3)); // another arm of that select won
-        let plain = ch.wait_recv(noop(), None);
+        let stale = ch.wait_recv(&noop(), Some((claim.clone(), 0)));
+        claim.fire(3); // another arm of that select won
+        let plain = ch.wait_recv(&noop(), None);
         assert!(ch.send_ready());
         ch.try_send(9).unwrap();
         assert_eq!(ch.poll_recv_waiter(plain, &noop()), RecvWait::Handed(9));
-        assert_eq!(ch.poll_recv_waiter(stale, &noop()), RecvWait::Waiting);
         assert!(!ch.send_ready(), "a stale waiter makes no room");
-        assert!(ch.cancel_recv(stale).is_none());
+        assert!(ch.cancel_recv(stale).is_none(), "its select withdraws it");
+        assert!(!ch.send_ready());
     }
 
     #[test]
     fn claiming_a_select_waiter_marks_the_arm_that_won() {
         let mut ch = ChannelState::<u32>::new(0);
         let claim = Rc::new(SelectClaim::default());
-        ch.wait_send(4, noop(), Some((claim.clone(), 2)));
+        ch.wait_send(4, &noop(), Some((claim.clone(), 2)));
         assert!(ch.recv_ready());
         assert_eq!(ch.try_recv().map(|(v, _)| v), Ok(4));
         assert_eq!(claim.fired(), Some(2));
@@ -440,12 +364,12 @@ mod tests {
     #[test]
     fn a_cancelled_receive_passes_its_value_on_or_puts_it_back() {
         let mut ch = ChannelState::<u32>::new(0);
-        let a = ch.wait_recv(noop(), None);
-        let b = ch.wait_recv(noop(), None);
+        let a = ch.wait_recv(&noop(), None);
+        let b = ch.wait_recv(&noop(), None);
         ch.try_send(1).unwrap(); // to a
         assert!(ch.cancel_recv(a).is_some(), "b is woken with a's value");
         assert_eq!(ch.poll_recv_waiter(b, &noop()), RecvWait::Handed(1));
-        let c = ch.wait_recv(noop(), None);
+        let c = ch.wait_recv(&noop(), None);
         ch.try_send(2).unwrap(); // to c
         assert!(ch.cancel_recv(c).is_none());
         assert_eq!(ch.len(), 1, "back at the head of the buffer");
@@ -456,7 +380,7 @@ mod tests {
     fn closing_wakes_receivers_and_refuses_waiting_senders() {
         let mut ch = ChannelState::<u32>::new(1);
         ch.try_send(1).unwrap();
-        let sender = ch.wait_send(2, noop(), None);
+        let sender = ch.wait_send(2, &noop(), None);
         assert_eq!(ch.close().len(), 1);
         assert_eq!(ch.poll_send_waiter(sender, &noop()), SendWait::Refused(2));
         assert_eq!(
@@ -475,7 +399,7 @@ mod tests {
             if cap == 1 {
                 ch.try_send(100).unwrap();
             }
-            let senders: Vec<Token> = (0..8).map(|v| ch.wait_send(v, noop(), None)).collect();
+            let senders: Vec<Token> = (0..8).map(|v| ch.wait_send(v, &noop(), None)).collect();
             assert_eq!(ch.close().len(), 8, "every waiting sender is woken");
             if cap == 1 {
                 assert_eq!(ch.try_recv().map(|(v, _)| v), Ok(100), "the buffer drains");
@@ -494,7 +418,7 @@ mod tests {
         ch.add_receiver();
         ch.try_send(1).unwrap();
         ch.try_send(2).unwrap();
-        let sender = ch.wait_send(3, noop(), None);
+        let sender = ch.wait_send(3, &noop(), None);
         assert_eq!(ch.drop_receiver().1.len(), 0, "one receiver is left");
         let (woken, unread) = ch.drop_receiver();
         assert_eq!((woken.len(), Vec::from(unread)), (1, vec![1, 2]));
@@ -505,7 +429,7 @@ mod tests {
     fn the_last_sender_leaving_closes_the_channel() {
         let mut ch = ChannelState::<u32>::new(0);
         ch.add_sender();
-        let receiver = ch.wait_recv(noop(), None);
+        let receiver = ch.wait_recv(&noop(), None);
         assert!(ch.drop_sender().is_empty());
         assert!(!ch.is_closed());
         assert_eq!(ch.drop_sender().len(), 1);

@@ -53,12 +53,11 @@ pub(crate) struct Shared {
     tasks: RefCell<Vec<Option<Rc<dyn ErasedTask>>>>,
     queue: RefCell<VecDeque<&'static Slot>>,
     next: Cell<Option<&'static Slot>>,
-    /// The header of the running task, valid while it is polled.
+    /// The slot and header of the running task, valid while it is polled.
+    running: Cell<*const Slot>,
     running_header: Cell<*const task::Header>,
     /// Whether the running task noted what it waits on during this poll.
     wait_noted: Cell<bool>,
-    /// Channel operations the running task may still complete in this poll.
-    budget: Cell<u32>,
     timers: timers::Timers,
     rng: Cell<u64>,
     /// Outside wake sources (a NIC, a socket poller) that may wake a task
@@ -160,9 +159,9 @@ impl Shared {
             tasks: RefCell::new(Vec::new()),
             queue: RefCell::new(VecDeque::new()),
             next: Cell::new(None),
+            running: Cell::new(core::ptr::null()),
             running_header: Cell::new(core::ptr::null()),
             wait_noted: Cell::new(false),
-            budget: Cell::new(OPS_PER_POLL),
             timers: timers::Timers::default(),
             rng: Cell::new(seed | 1),
             wake_sources: Cell::new(0),
@@ -181,11 +180,12 @@ impl Shared {
     }
 
     /// Makes the task in `slot` runnable (executor thread only).
+    #[inline]
     fn schedule(&self, slot: &'static Slot) {
         if slot.queued.replace(true) {
             return;
         }
-        if self.running_index() == Some(slot.index) {
+        if core::ptr::eq(self.running.get(), slot) {
             // A task that wakes itself (yield) goes to the back of the line.
             self.queue.borrow_mut().push_back(slot);
         } else if let Some(previous) = self.next.replace(Some(slot)) {
@@ -209,6 +209,7 @@ impl Shared {
     }
 
     fn insert_task(&'static self, slot: &'static Slot, task: Rc<dyn ErasedTask>) {
+        slot.task.set(Some(core::ptr::NonNull::from(&*task)));
         self.tasks.borrow_mut()[slot.index as usize] = Some(task);
         self.schedule(slot);
     }
@@ -240,34 +241,43 @@ impl Shared {
         popped.or_else(|| self.next.take())
     }
 
-    /// Polls the task in slot `index` once; true when it has finished.
+    /// Polls the task in `slot` once; true when it has finished.
+    #[inline]
     fn poll_task(&'static self, slot: &'static Slot) -> bool {
-        let index = slot.index;
         slot.queued.set(false);
-        let task: *const dyn ErasedTask = match &self.tasks.borrow()[index as usize] {
-            Some(task) => Rc::as_ptr(task),
-            None => return false, // a late wake-up for a task that has ended
+        let Some(task) = slot.task.get() else {
+            return false; // a late wake-up for a task that has ended
         };
-        // SAFETY: the task table keeps this `Rc` until the task finishes,
-        // which is only noticed below, after the poll; nothing else removes
-        // table entries while the executor runs.
-        let task = unsafe { &*task };
-        self.running_header.set(task.header());
+        // SAFETY: the slot's task is the one the task table owns, which
+        // keeps it until it finishes (noticed below, after the poll) or the
+        // runtime shuts down (which clears every slot's task first).
+        let (header, task) = unsafe { (task::header_of(task), task.as_ref()) };
+        self.running.set(slot);
+        self.running_header.set(header);
         self.wait_noted.set(false);
-        self.budget.set(OPS_PER_POLL);
-        let waker = slot.waker();
+        budget::start_poll();
+        // A slot's waker has nothing to drop: skip the call that would.
+        let waker = core::mem::ManuallyDrop::new(slot.waker());
         let finished = task.poll(&mut Context::from_waker(&waker)).is_ready();
+        budget::end_poll();
+        self.running.set(core::ptr::null());
         self.running_header.set(core::ptr::null());
         if !finished && !self.wait_noted.get() {
             // Pending on something chanos cannot see: forget the old note.
-            drop(task.header().wait.take());
+            header.set_wait(WaitOn::Nothing);
         }
         if finished {
-            let ended = self.tasks.borrow_mut()[index as usize].take();
-            self.free.borrow_mut().push(index);
-            drop(ended);
+            self.end_task(slot);
         }
         finished
+    }
+
+    /// Frees the slot of a task that has finished.
+    fn end_task(&self, slot: &'static Slot) {
+        slot.task.set(None);
+        let ended = self.tasks.borrow_mut()[slot.index as usize].take();
+        self.free.borrow_mut().push(slot.index);
+        drop(ended);
     }
 
     /// Runs until the task in slot `main` finishes, or nothing can run again.
@@ -323,6 +333,7 @@ impl Shared {
     /// The task table keeps its length: every slot stays numbered, and
     /// `reset` frees them all.
     fn shut_down(&'static self) {
+        self.for_each_slot(|slot| slot.task.set(None));
         loop {
             // Dropping a future may wake others, spawn, or drop tasks' last
             // handles: never hold a borrow while it runs.
@@ -351,19 +362,23 @@ impl Shared {
     fn reset(&'static self, seed: u64) {
         let slots = self.tasks.borrow().len() as u32;
         *self.free.borrow_mut() = (0..slots).rev().collect();
-        for chunk in self.slots.borrow().iter() {
-            for slot in chunk.iter() {
-                slot.queued.set(false);
-                slot.remote_queued
-                    .store(false, core::sync::atomic::Ordering::Relaxed);
-            }
-        }
+        self.for_each_slot(|slot| {
+            slot.queued.set(false);
+            slot.remote_queued
+                .store(false, core::sync::atomic::Ordering::Relaxed);
+        });
         critical_section::with(|cs| self.injector.borrow_ref_mut(cs).clear());
+        self.running.set(core::ptr::null());
         self.running_header.set(core::ptr::null());
         self.wait_noted.set(false);
-        self.budget.set(OPS_PER_POLL);
         self.rng.set(seed | 1);
         self.wake_sources.set(0);
+    }
+
+    fn for_each_slot(&self, mut f: impl FnMut(&'static Slot)) {
+        for chunk in self.slots.borrow().iter() {
+            chunk.iter().for_each(&mut f);
+        }
     }
 
     fn random(&self) -> u64 {
@@ -423,6 +438,7 @@ impl Runtime {
         struct Reset(&'static Shared);
         impl Drop for Reset {
             fn drop(&mut self) {
+                budget::end_poll(); // a task may have panicked mid-poll
                 self.0.shut_down();
                 set_current(None);
                 keep_spare(self.0);
@@ -571,10 +587,6 @@ impl Shared {
         unsafe { self.running_header.get().as_ref() }
     }
 
-    fn running_index(&self) -> Option<u32> {
-        self.running_header().map(|header| header.index)
-    }
-
     /// Notes what the running task waits on; `same` says whether the note
     /// already there says it, so that the common case touches no `Rc`.
     fn note_wait(&self, same: impl FnOnce(&WaitOn) -> bool, wait: impl FnOnce() -> WaitOn) {
@@ -587,8 +599,7 @@ impl Shared {
         if same(unsafe { &*header.wait.as_ptr() }) {
             return;
         }
-        drop(header.wait.take()); // before the new note: a drop may run user code
-        header.wait.set(wait());
+        header.set_wait(wait());
     }
 }
 
@@ -596,19 +607,74 @@ impl Shared {
 /// is woken (to the back of the run queue) and must return `Pending`: a
 /// loop of channel operations that never have to wait (a `select!` over a
 /// closed channel, a producer with room to spare) cannot starve the others.
+#[inline(always)] // hot: once per channel operation
 pub(crate) fn poll_budget(cx: &Context<'_>) -> Poll<()> {
-    let Some(shared) = polling() else {
-        return Poll::Ready(());
-    };
-    match shared.budget.get() {
-        0 => {
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-        left => {
-            shared.budget.set(left - 1);
-            Poll::Ready(())
-        }
+    if budget::take_one() {
+        Poll::Ready(())
+    } else {
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+/// The running task's budget, in a per-thread (per-core) cell of its own:
+/// taking from it is one load and one store, with no look-up of the executor.
+mod budget {
+    use super::OPS_PER_POLL;
+    use core::cell::Cell;
+
+    /// Outside a task's poll operations are not counted.
+    const UNLIMITED: u32 = u32::MAX;
+
+    #[cfg(not(target_os = "none"))]
+    std::thread_local! {
+        static LEFT: Cell<u32> = const { Cell::new(UNLIMITED) };
+    }
+
+    #[cfg(not(target_os = "none"))]
+    #[inline(always)]
+    fn left<R>(f: impl FnOnce(&Cell<u32>) -> R) -> R {
+        LEFT.with(f)
+    }
+
+    #[cfg(target_os = "none")]
+    struct SingleCore(Cell<u32>);
+
+    // SAFETY: the image runs tasks on one core, and interrupt handlers never
+    // run channel operations (they only wake tasks).
+    #[cfg(target_os = "none")]
+    unsafe impl Sync for SingleCore {}
+
+    #[cfg(target_os = "none")]
+    static LEFT: SingleCore = SingleCore(Cell::new(UNLIMITED));
+
+    #[cfg(target_os = "none")]
+    #[inline(always)]
+    fn left<R>(f: impl FnOnce(&Cell<u32>) -> R) -> R {
+        f(&LEFT.0)
+    }
+
+    #[inline(always)]
+    pub(super) fn start_poll() {
+        left(|c| c.set(OPS_PER_POLL));
+    }
+
+    #[inline(always)]
+    pub(super) fn end_poll() {
+        left(|c| c.set(UNLIMITED));
+    }
+
+    /// False when the running task has spent its budget.
+    #[inline(always)]
+    pub(super) fn take_one() -> bool {
+        left(|c| match c.get() {
+            0 => false,
+            UNLIMITED => true,
+            n => {
+                c.set(n - 1);
+                true
+            }
+        })
     }
 }
 
@@ -621,16 +687,24 @@ pub(crate) fn set_wait(wait: WaitOn) {
 
 /// Records that the running task waits to `op` on `chan`. Waiting on the
 /// same channel again (the usual case) costs no reference count.
+#[inline(always)] // hot: once per wait; the common case is two compares
 pub(crate) fn set_wait_chan<L: Labelled + 'static>(op: ChanOp, chan: &Rc<L>) {
-    if let Some(shared) = polling() {
-        let same = |note: &WaitOn| match note {
-            WaitOn::Chan(noted_op, noted) => {
-                *noted_op == op && core::ptr::addr_eq(Rc::as_ptr(noted), Rc::as_ptr(chan))
-            }
-            _ => false,
-        };
-        shared.note_wait(same, || WaitOn::Chan(op, chan.clone()));
+    let Some(shared) = polling() else {
+        return;
+    };
+    shared.wait_noted.set(true);
+    let key = task::chan_wait_key(op, Rc::as_ptr(chan).cast());
+    if let Some(header) = shared.running_header() {
+        if header.wait_key.get() != key {
+            note_chan_wait(header, op, chan.clone());
+        }
     }
+}
+
+#[cold]
+#[inline(never)]
+fn note_chan_wait(header: &task::Header, op: ChanOp, chan: Rc<dyn Labelled>) {
+    header.set_wait(WaitOn::Chan(op, chan));
 }
 
 /// A uniformly distributed number below `n` (n > 0), from the executor's PRNG.

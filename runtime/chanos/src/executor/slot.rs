@@ -19,8 +19,10 @@
 //!   critical section and unparks the executor, which moves it to the run
 //!   queue. Those paths touch only atomics and the critical-section mutex.
 
+use super::task::ErasedTask;
 use super::Shared;
 use core::cell::Cell;
+use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, Ordering};
 use core::task::{RawWaker, RawWakerVTable, Waker};
 
@@ -35,11 +37,15 @@ pub(crate) struct Slot {
     pub(crate) queued: Cell<bool>,
     /// In the injector already (any thread).
     pub(crate) remote_queued: AtomicBool,
+    /// The task in this slot (executor thread only), the same one the
+    /// executor's task table owns: polling it needs no table look-up.
+    pub(crate) task: Cell<Option<NonNull<dyn ErasedTask>>>,
 }
 
-// SAFETY: `queued` is only read or written by code that first checked
-// `shared.is_current()` (the executor's thread, outside interrupts);
-// everything else in a slot is immutable or atomic.
+// SAFETY: `queued` and `task` are only read or written by code that first
+// checked `shared.is_current()` (the executor's thread, outside interrupts)
+// or runs the executor itself; everything else in a slot is immutable or
+// atomic.
 unsafe impl Sync for Slot {}
 
 impl Slot {
@@ -50,6 +56,7 @@ impl Slot {
             index: first + i as u32,
             queued: Cell::new(false),
             remote_queued: AtomicBool::new(false),
+            task: Cell::new(None),
         })))
     }
 
@@ -60,6 +67,7 @@ impl Slot {
         unsafe { Waker::from_raw(raw) }
     }
 
+    #[inline]
     fn wake(&'static self) {
         let shared = self.shared;
         if shared.is_current() {

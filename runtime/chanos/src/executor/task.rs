@@ -28,8 +28,8 @@ pub(crate) trait Labelled {
 /// Which way a task waits on a channel.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ChanOp {
-    Recv,
-    Send,
+    Recv = 0,
+    Send = 1,
 }
 
 /// What a blocked task waits for. Noted by the future that returned
@@ -51,7 +51,30 @@ pub(crate) struct Header {
     pub(crate) index: u32,
     pub(crate) name: TaskName,
     pub(crate) wait: Cell<WaitOn>,
+    /// `wait` as one number when it is a channel operation (else 0), so
+    /// that waiting on the same channel again is noticed with one compare.
+    pub(crate) wait_key: Cell<usize>,
     join_waker: Cell<Option<Waker>>,
+}
+
+/// The `wait_key` of waiting to `op` on the channel at `chan` (channels
+/// are aligned to more than 2, so the low bit is free for the direction).
+#[inline(always)]
+pub(crate) fn chan_wait_key(op: ChanOp, chan: *const ()) -> usize {
+    chan as usize | op as usize
+}
+
+impl Header {
+    /// Replaces the note of what the task waits on.
+    pub(crate) fn set_wait(&self, wait: WaitOn) {
+        let key = match &wait {
+            WaitOn::Chan(op, chan) => chan_wait_key(*op, Rc::as_ptr(chan).cast()),
+            _ => 0,
+        };
+        drop(self.wait.take()); // before the new note: a drop may run user code
+        self.wait.set(wait);
+        self.wait_key.set(key);
+    }
 }
 
 enum Stage<F: Future> {
@@ -60,6 +83,9 @@ enum Stage<F: Future> {
     Taken,
 }
 
+// `repr(C)` with the header first: a pointer to any task is a pointer to
+// its header (see `header_of`), read without a virtual call.
+#[repr(C)]
 pub(crate) struct TaskCell<F: Future> {
     header: Header,
     stage: RefCell<Stage<F>>,
@@ -72,6 +98,7 @@ impl<F: Future> TaskCell<F> {
                 index,
                 name,
                 wait: Cell::default(),
+                wait_key: Cell::new(0),
                 join_waker: Cell::new(None),
             },
             stage: RefCell::new(Stage::Running(future)),
@@ -79,7 +106,20 @@ impl<F: Future> TaskCell<F> {
     }
 }
 
-/// A task as the executor sees it.
+/// The header of a task, from a pointer to it.
+///
+/// # Safety
+/// `task` points to a live task, and the header is used only while it lives.
+#[inline(always)]
+pub(crate) unsafe fn header_of<'a>(task: core::ptr::NonNull<dyn ErasedTask>) -> &'a Header {
+    // SAFETY: every `ErasedTask` is a `TaskCell` (the trait is implemented
+    // for nothing else), which is `repr(C)` with its header first, so the
+    // task's address is its header's; the caller keeps the task alive.
+    unsafe { task.cast::<Header>().as_ref() }
+}
+
+/// A task as the executor sees it. Implemented only by `TaskCell`, which
+/// `header_of` relies on.
 pub(crate) trait ErasedTask {
     fn header(&self) -> &Header;
     /// Polls the future once; `Ready` when it has finished.
