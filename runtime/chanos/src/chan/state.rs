@@ -190,9 +190,7 @@ impl<T> ChannelState<T> {
 
     /// Whether `try_recv` would complete now (with a value or with Closed).
     pub(crate) fn recv_ready(&self) -> bool {
-        !self.buf.is_empty()
-            || (!self.closed && self.senders_waiting.any_claimable())
-            || self.is_closed()
+        !self.buf.is_empty() || self.senders_waiting.any_claimable() || self.is_closed()
     }
 
     /// Whether `try_send` would complete now (sent, or refused as closed).
