@@ -26,6 +26,7 @@ pub(crate) enum SendOp<T> {
     Waiting(Token),
 }
 
+#[inline(always)]
 pub(crate) fn poll_recv<T: 'static>(
     chan: &Rc<Chan<T>>,
     op: &mut RecvOp,
@@ -78,41 +79,53 @@ pub(crate) fn withdraw_recv<T>(chan: &Chan<T>, token: Token) {
     wake_one(waker);
 }
 
+#[inline(always)] // into the awaiting future: the common cases take no call
 pub(crate) fn poll_send<T: 'static>(
     chan: &Rc<Chan<T>>,
     op: &mut SendOp<T>,
     cx: &mut Context<'_>,
 ) -> Poll<Result<(), SendError<T>>> {
-    if let SendOp::Ready(_) = op {
-        core::task::ready!(crate::executor::poll_budget(cx));
-    }
-    let mut state = chan.state.borrow_mut();
-    match core::mem::replace(op, SendOp::Empty) {
+    match *op {
+        SendOp::Waiting(token) => {
+            let mut state = chan.state.borrow_mut();
+            match state.poll_send_waiter(token, cx.waker()) {
+                SendWait::Taken => {
+                    *op = SendOp::Empty;
+                    Poll::Ready(Ok(()))
+                }
+                SendWait::Waiting => {
+                    drop(state);
+                    set_wait_chan(ChanOp::Send, chan);
+                    Poll::Pending
+                }
+                SendWait::Refused(value) => {
+                    *op = SendOp::Empty;
+                    Poll::Ready(Err(SendError(value)))
+                }
+            }
+        }
+        SendOp::Ready(_) => {
+            core::task::ready!(crate::executor::poll_budget(cx));
+            let SendOp::Ready(value) = core::mem::replace(op, SendOp::Empty) else {
+                unreachable!("matched above")
+            };
+            let mut state = chan.state.borrow_mut();
+            match state.try_send(value) {
+                Ok(waker) => {
+                    drop(state);
+                    wake_one(waker);
+                    Poll::Ready(Ok(()))
+                }
+                Err(SendRefusal::Full(value)) => {
+                    *op = SendOp::Waiting(state.wait_send(value, cx.waker(), None));
+                    drop(state);
+                    set_wait_chan(ChanOp::Send, chan);
+                    Poll::Pending
+                }
+                Err(SendRefusal::Closed(value)) => Poll::Ready(Err(SendError(value))),
+            }
+        }
         SendOp::Empty => Poll::Ready(Ok(())),
-        SendOp::Ready(value) => match state.try_send(value) {
-            Ok(waker) => {
-                drop(state);
-                wake_one(waker);
-                Poll::Ready(Ok(()))
-            }
-            Err(SendRefusal::Closed(value)) => Poll::Ready(Err(SendError(value))),
-            Err(SendRefusal::Full(value)) => {
-                *op = SendOp::Waiting(state.wait_send(value, cx.waker(), None));
-                drop(state);
-                set_wait_chan(ChanOp::Send, chan);
-                Poll::Pending
-            }
-        },
-        SendOp::Waiting(token) => match state.poll_send_waiter(token, cx.waker()) {
-            SendWait::Taken => Poll::Ready(Ok(())),
-            SendWait::Refused(value) => Poll::Ready(Err(SendError(value))),
-            SendWait::Waiting => {
-                *op = SendOp::Waiting(token);
-                drop(state);
-                set_wait_chan(ChanOp::Send, chan);
-                Poll::Pending
-            }
-        },
     }
 }
 
@@ -150,6 +163,7 @@ impl<'a, T> Recv<'a, T> {
 impl<T: 'static> Future for Recv<'_, T> {
     type Output = Option<T>;
 
+    #[inline(always)] // see `poll_send` and `poll_recv`
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let this = &mut *self;
         poll_recv(&this.receiver.chan, &mut this.op, cx)
@@ -197,6 +211,7 @@ impl<T> Unpin for Send<'_, T> {}
 impl<T: 'static> Future for Send<'_, T> {
     type Output = Result<(), SendError<T>>;
 
+    #[inline(always)] // see `poll_send` and `poll_recv`
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         poll_send(&this.sender.chan, &mut this.op, cx)

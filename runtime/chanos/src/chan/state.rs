@@ -1,9 +1,11 @@
 //! The logic of one channel, as plain data with `&mut self` methods.
 //!
-//! No executor, no `RefCell`, no waking here: methods return the wakers to
-//! wake and the values to drop, and the caller does both after releasing the
-//! channel, so that no user code (a `Drop`, a foreign waker) ever runs while
-//! the channel is borrowed. That also makes this file testable on its own.
+//! No executor, no `RefCell`, no user code here: a chanos waker is woken in
+//! place (it only pushes a task onto this core's run queue), while a foreign
+//! waker and any value to drop are returned, and the caller wakes or drops
+//! them after releasing the channel, so that no user code (a `Drop`, a foreign
+//! waker) ever runs while the channel is borrowed. That also makes this file
+//! testable on its own.
 //!
 //! # The Go contract, and how it is kept
 //! - A value goes to the receiver that has waited longest: a send first hands
@@ -134,7 +136,7 @@ impl<T> ChannelState<T> {
     /// None once the channel is closed: a send still waiting then fails and
     /// gets its value back, whoever is polled first (Go's semantics).
     #[inline(always)] // hot: once per handoff
-    fn claim_sender(&mut self) -> Option<(Waker, T)> {
+    fn claim_sender(&mut self) -> Option<(Option<Waker>, T)> {
         if self.closed {
             return None;
         }
@@ -149,7 +151,7 @@ impl<T> ChannelState<T> {
         let value = match self.receivers_waiting.hand(value) {
             Ok(waker) => {
                 crate::stats::bump(|c| &c.messages);
-                return Ok(Some(waker));
+                return Ok(waker);
             }
             Err(value) => value,
         };
@@ -172,14 +174,14 @@ impl<T> ChannelState<T> {
     #[inline(always)] // hot: once per receive
     pub(crate) fn try_recv(&mut self) -> Result<(T, Option<Waker>), RecvRefusal> {
         if let Some(value) = self.buf.pop_front() {
-            let woken = self.claim_sender().map(|(waker, moved)| {
+            let woken = self.claim_sender().and_then(|(waker, moved)| {
                 self.buf.push_back(moved);
                 waker
             });
             return Ok((value, woken));
         }
         if let Some((waker, value)) = self.claim_sender() {
-            return Ok((value, Some(waker)));
+            return Ok((value, waker));
         }
         Err(if self.is_closed() {
             RecvRefusal::Closed
@@ -220,12 +222,10 @@ impl<T> ChannelState<T> {
         }
     }
 
+    #[inline(always)] // hot: once per wait
     pub(crate) fn poll_send_waiter(&mut self, token: Token, waker: &Waker) -> SendWait<T> {
         if self.refuses_sends() {
-            return match self.senders_waiting.withdraw(token) {
-                Some(value) => SendWait::Refused(value),
-                None => SendWait::Taken,
-            };
+            return self.refuse_waiting_send(token);
         }
         match self.senders_waiting.poll(token, waker) {
             Polled::Waiting => SendWait::Waiting,
@@ -236,12 +236,22 @@ impl<T> ChannelState<T> {
         }
     }
 
+    /// A waiting send on a channel that refuses sends: its value comes back
+    /// unless a receiver took it first.
+    #[cold]
+    fn refuse_waiting_send(&mut self, token: Token) -> SendWait<T> {
+        match self.senders_waiting.withdraw(token) {
+            Some(value) => SendWait::Refused(value),
+            None => SendWait::Taken,
+        }
+    }
+
     /// Withdraws a waiting receive. A value already handed to it goes to the
     /// next waiting receiver, or back to the head of the buffer.
     pub(crate) fn cancel_recv(&mut self, token: Token) -> Option<Waker> {
         let value = self.receivers_waiting.withdraw(token)?;
         match self.receivers_waiting.hand(value) {
-            Ok(waker) => Some(waker),
+            Ok(waker) => waker,
             Err(value) => {
                 self.buf.push_front(value);
                 None
@@ -262,8 +272,9 @@ impl<T> ChannelState<T> {
     }
 
     fn wake_everyone(&mut self) -> Vec<Waker> {
-        let mut wakers: Vec<Waker> = self.receivers_waiting.dismiss_all().collect();
-        wakers.extend(self.senders_waiting.wakers());
+        let mut wakers = Vec::new();
+        self.receivers_waiting.dismiss_all(&mut wakers);
+        self.senders_waiting.wakers(&mut wakers);
         wakers
     }
 

@@ -2,16 +2,18 @@
 //! whose entries stay where they are while their futures wait.
 //!
 //! Each waiting operation owns one entry of a slab, named by its [`Token`]
-//! (the entry's index). The queue itself is a ring of indices, so serving
-//! the longest waiter is a pop and an index, and a waiter finds what was
-//! handed to it in its own entry: no search on the hot path. An entry is
-//! freed only by its owner ([`WaitQueue::poll`] once it is done, or
+//! (the entry's index). The entries are linked by index into two lists:
+//! the queue of waiters in arrival order (both ways, so that a cancelled
+//! waiter leaves from the middle in one step) and the free list. Serving the
+//! longest waiter is unlinking the head, and a waiter finds what was handed
+//! to it in its own entry: no search and no allocation on the hot path. An
+//! entry is freed only by its owner ([`WaitQueue::poll`] once it is done, or
 //! [`WaitQueue::withdraw`]), so a token never names someone else's entry.
 //! Freed entries keep their waker, so a task that waits again with the same
 //! waker (the usual case) stores it without touching it.
 
 use super::state::SelectClaim;
-use alloc::collections::VecDeque;
+use crate::executor::wake_now_or_defer;
 use alloc::rc::Rc;
 use alloc::vec::Vec;
 use core::task::Waker;
@@ -29,11 +31,18 @@ struct Entry<T> {
     select: Option<SelectArmRef>,
     /// A receiver's handed value, or a sender's value on offer.
     value: Option<T>,
-    /// In `order`, waiting to be served.
+    /// In the queue, waiting to be served.
     queued: bool,
     /// Owned by no one: on the free list.
     free: bool,
+    /// The next entry of the list this one is on (the queue or the free
+    /// list), and the one before it in the queue; `NONE` at the ends.
+    next: u32,
+    prev: u32,
 }
+
+/// The end of a list.
+const NONE: u32 = u32::MAX;
 
 impl<T> Entry<T> {
     /// Whether this waiter can still be served: a `select!` whose other
@@ -59,16 +68,20 @@ pub(crate) enum Polled<T> {
 #[derive(Debug)]
 pub(crate) struct WaitQueue<T> {
     entries: Vec<Entry<T>>,
-    free: Vec<u32>,
-    order: VecDeque<u32>,
+    /// The longest and the latest waiter.
+    head: u32,
+    tail: u32,
+    /// The first free entry.
+    free: u32,
 }
 
 impl<T> Default for WaitQueue<T> {
     fn default() -> Self {
         WaitQueue {
             entries: Vec::new(),
-            free: Vec::new(),
-            order: VecDeque::new(),
+            head: NONE,
+            tail: NONE,
+            free: NONE,
         }
     }
 }
@@ -81,11 +94,15 @@ fn set_waker(kept: &mut Waker, waker: &Waker) {
     }
 }
 
-fn index(token: Token) -> usize {
-    (token.get() - 1) as usize
+fn index(token: Token) -> u32 {
+    token.get() - 1
 }
 
 impl<T> WaitQueue<T> {
+    fn entry(&mut self, i: u32) -> &mut Entry<T> {
+        &mut self.entries[i as usize]
+    }
+
     /// Queues a waiter at the back, holding `value` (a sender's).
     #[inline(always)] // hot: once per wait
     pub(crate) fn push(
@@ -94,30 +111,66 @@ impl<T> WaitQueue<T> {
         waker: &Waker,
         select: Option<SelectArmRef>,
     ) -> Token {
-        let i = match self.free.pop() {
-            Some(i) => {
-                let entry = &mut self.entries[i as usize];
-                set_waker(&mut entry.waker, waker);
-                entry.select = select;
-                entry.value = value;
-                entry.queued = true;
-                entry.free = false;
-                i
-            }
-            None => {
-                let i = u32::try_from(self.entries.len()).expect("fewer than 2^32 waiters");
-                self.entries.push(Entry {
-                    waker: waker.clone(),
-                    select,
-                    value,
-                    queued: true,
-                    free: false,
-                });
-                i
-            }
+        let tail = self.tail;
+        let i = self.free;
+        if i != NONE {
+            let entry = &mut self.entries[i as usize];
+            self.free = entry.next;
+            set_waker(&mut entry.waker, waker);
+            entry.select = select;
+            entry.value = value;
+            entry.queued = true;
+            entry.free = false;
+            entry.next = NONE;
+            entry.prev = tail;
+        } else {
+            self.grow(value, waker, select);
+        }
+        let i = if i != NONE {
+            i
+        } else {
+            self.entries.len() as u32 - 1
         };
-        self.order.push_back(i);
+        match tail {
+            NONE => self.head = i,
+            tail => self.entry(tail).next = i,
+        }
+        self.tail = i;
         Token::MIN.saturating_add(i)
+    }
+
+    /// A new entry at the end of the slab, for `push`.
+    #[cold]
+    fn grow(&mut self, value: Option<T>, waker: &Waker, select: Option<SelectArmRef>) {
+        assert!(
+            self.entries.len() < NONE as usize,
+            "fewer than 2^32 - 1 waiters"
+        );
+        self.entries.push(Entry {
+            waker: waker.clone(),
+            select,
+            value,
+            queued: true,
+            free: false,
+            next: NONE,
+            prev: self.tail,
+        });
+    }
+
+    /// Takes entry `i` out of the queue.
+    #[inline(always)]
+    fn unlink(&mut self, i: u32) {
+        let entry = self.entry(i);
+        let (prev, next) = (entry.prev, entry.next);
+        entry.queued = false;
+        match prev {
+            NONE => self.head = next,
+            prev => self.entry(prev).next = next,
+        }
+        match next {
+            NONE => self.tail = prev,
+            next => self.entry(next).prev = prev,
+        }
     }
 
     /// Takes the longest waiter that can still be served out of the queue,
@@ -126,53 +179,66 @@ impl<T> WaitQueue<T> {
     #[inline(always)] // hot: once per handoff
     fn claim(&mut self) -> Option<&mut Entry<T>> {
         loop {
-            let i = self.order.pop_front()? as usize;
-            let entry = &mut self.entries[i];
-            entry.queued = false;
+            let i = self.head;
+            if i == NONE {
+                return None;
+            }
+            self.unlink(i);
+            let entry = self.entry(i);
             if entry.is_claimable() {
                 if let Some((claim, arm)) = &entry.select {
                     claim.fire(*arm);
                 }
-                return Some(&mut self.entries[i]);
+                return Some(self.entry(i));
             }
         }
     }
 
-    /// Hands `value` to the longest waiting receiver; its waker, to wake.
-    /// With no one to take it, the value comes back.
+    /// Hands `value` to the longest waiting receiver and wakes it; with a
+    /// foreign waker, returns that waker for the caller to wake (see
+    /// `wake_now_or_defer`). With no one to take it, the value comes back.
     #[inline(always)] // hot: once per handoff
-    pub(crate) fn hand(&mut self, value: T) -> Result<Waker, T> {
+    pub(crate) fn hand(&mut self, value: T) -> Result<Option<Waker>, T> {
         match self.claim() {
             Some(entry) => {
                 entry.value = Some(value);
-                Ok(entry.waker.clone())
+                Ok(wake_now_or_defer(&entry.waker))
             }
             None => Err(value),
         }
     }
 
-    /// Takes the value of the longest waiting sender, and its waker.
+    /// Takes the value of the longest waiting sender and wakes it (or
+    /// returns its foreign waker, as `hand` does).
     #[inline(always)] // hot: once per handoff
-    pub(crate) fn take_offered(&mut self) -> Option<(Waker, T)> {
+    pub(crate) fn take_offered(&mut self) -> Option<(Option<Waker>, T)> {
         let entry = self.claim()?;
         let value = entry
             .value
             .take()
             .expect("a waiting sender holds its value");
-        Some((entry.waker.clone(), value))
+        Some((wake_now_or_defer(&entry.waker), value))
+    }
+
+    /// The queued entries, longest waiter first.
+    fn queued(&self) -> impl Iterator<Item = &Entry<T>> + '_ {
+        let mut i = self.head;
+        core::iter::from_fn(move || {
+            let entry = self.entries.get(i as usize)?;
+            i = entry.next;
+            Some(entry)
+        })
     }
 
     /// Whether a waiter could be served now.
     pub(crate) fn any_claimable(&self) -> bool {
-        self.order
-            .iter()
-            .any(|&i| self.entries[i as usize].is_claimable())
+        self.queued().any(Entry::is_claimable)
     }
 
     /// Looks at the waiter `token` for its owner; frees it once it is done.
     #[inline(always)] // hot: once per wait
     pub(crate) fn poll(&mut self, token: Token, waker: &Waker) -> Polled<T> {
-        let entry = &mut self.entries[index(token)];
+        let entry = self.entry(index(token));
         if entry.queued {
             set_waker(&mut entry.waker, waker);
             return Polled::Waiting;
@@ -188,41 +254,37 @@ impl<T> WaitQueue<T> {
     /// Takes the waiter `token` out for good; its value, if it holds one.
     pub(crate) fn withdraw(&mut self, token: Token) -> Option<T> {
         let i = index(token);
-        if self.entries[i].queued {
-            let at = self.order.iter().position(|&j| j as usize == i);
-            self.order
-                .remove(at.expect("a queued waiter is in the queue"));
+        if self.entry(i).queued {
+            self.unlink(i);
         }
-        let value = self.entries[i].value.take();
+        let value = self.entry(i).value.take();
         self.release(token);
         value
     }
 
+    #[inline(always)]
     fn release(&mut self, token: Token) {
-        let entry = &mut self.entries[index(token)];
+        let i = index(token);
+        let entry = &mut self.entries[i as usize];
         debug_assert!(!entry.free, "a waiter is freed once, by its owner");
-        entry.queued = false;
         entry.free = true;
         entry.select = None;
-        self.free.push(index(token) as u32);
+        entry.next = self.free;
+        self.free = i;
     }
 
     /// Dismisses every waiter (they see `Done`, or get their value back);
-    /// their wakers, to wake.
-    pub(crate) fn dismiss_all(&mut self) -> impl Iterator<Item = Waker> + '_ {
-        let entries = &mut self.entries;
-        self.order.drain(..).map(move |i| {
-            let entry = &mut entries[i as usize];
-            entry.queued = false;
-            entry.waker.clone()
-        })
+    /// adds their wakers to `woken`.
+    pub(crate) fn dismiss_all(&mut self, woken: &mut Vec<Waker>) {
+        self.wakers(woken);
+        while self.head != NONE {
+            self.unlink(self.head);
+        }
     }
 
-    /// The wakers of every waiter, which stay queued.
-    pub(crate) fn wakers(&self) -> impl Iterator<Item = Waker> + '_ {
-        self.order
-            .iter()
-            .map(|&i| self.entries[i as usize].waker.clone())
+    /// Adds the wakers of every waiter, which stay queued, to `woken`.
+    pub(crate) fn wakers(&self, woken: &mut Vec<Waker>) {
+        woken.extend(self.queued().map(|entry| entry.waker.clone()));
     }
 
     /// Takes every value held by a waiter (handed to receivers that never

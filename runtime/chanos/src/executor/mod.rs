@@ -15,6 +15,7 @@ mod task;
 mod timers;
 
 pub use deadlock::{BlockedTask, Deadlock};
+pub(crate) use slot::wake_now_or_defer;
 pub(crate) use task::{ChanOp, Labelled, WaitOn};
 pub use task::{JoinHandle, TaskName};
 pub(crate) use timers::{TimerAction, TimerKey, TimerTick};
@@ -180,7 +181,7 @@ impl Shared {
     }
 
     /// Makes the task in `slot` runnable (executor thread only).
-    #[inline]
+    #[inline(always)] // hot: once per wake-up
     fn schedule(&self, slot: &'static Slot) {
         if slot.queued.replace(true) {
             return;
@@ -612,9 +613,15 @@ pub(crate) fn poll_budget(cx: &Context<'_>) -> Poll<()> {
     if budget::take_one() {
         Poll::Ready(())
     } else {
-        cx.waker().wake_by_ref();
-        Poll::Pending
+        budget_spent(cx)
     }
+}
+
+#[cold]
+#[inline(never)]
+fn budget_spent(cx: &Context<'_>) -> Poll<()> {
+    cx.waker().wake_by_ref();
+    Poll::Pending
 }
 
 /// The running task's budget, in a per-thread (per-core) cell of its own:

@@ -67,15 +67,42 @@ impl Slot {
         unsafe { Waker::from_raw(raw) }
     }
 
-    #[inline]
+    #[inline(always)] // the vtable's `wake` is this, with no call inside
     fn wake(&'static self) {
         let shared = self.shared;
         if shared.is_current() {
             shared.schedule(self);
-        } else if !self.remote_queued.swap(true, Ordering::AcqRel) {
+        } else {
+            self.wake_remote();
+        }
+    }
+
+    /// Wakes from another thread or an interrupt, through the injector.
+    #[cold]
+    #[inline(never)]
+    fn wake_remote(&'static self) {
+        let shared = self.shared;
+        if !self.remote_queued.swap(true, Ordering::AcqRel) {
             critical_section::with(|cs| shared.injector.borrow_ref_mut(cs).push(self.index));
             shared.parker.unpark();
         }
+    }
+}
+
+/// Wakes the task of a chanos waker at once and returns None, or, for any
+/// other waker, returns a clone of it for the caller to wake later. A chanos
+/// wake-up runs no user code (it only queues the task), so channel code may
+/// do it while it holds the channel; a foreign waker could run anything.
+#[inline(always)] // hot: once per handoff
+pub(crate) fn wake_now_or_defer(waker: &Waker) -> Option<Waker> {
+    if core::ptr::eq(waker.vtable(), &VTABLE) {
+        // SAFETY: a waker with chanos's vtable was made by `Slot::waker`,
+        // so its data pointer is a `&'static Slot`.
+        let slot: &'static Slot = unsafe { &*(waker.data() as *const Slot) };
+        slot.wake();
+        None
+    } else {
+        Some(waker.clone())
     }
 }
 
