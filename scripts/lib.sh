@@ -207,17 +207,21 @@ QEMU_CPU=max,-arch-capabilities
 
 # boot_qemu ACCEL IMAGE ARGS...: boots IMAGE under QEMU -M microvm; returns
 # the app's exit status. With a network card (QEMU_NET), ACPI is off so
-# that QEMU describes the card on the kernel command line. BOOT_TIMEOUT
+# that QEMU describes the card on the kernel command line. QEMU_ICOUNT=1
+# (TCG only) runs the guest under `-icount shift=0,sleep=off`: its clock
+# advances one nanosecond per instruction retired, and never by the host's
+# time, so that the app's own timings count instructions. BOOT_TIMEOUT
 # (seconds) stops QEMU if the image runs longer. QEMU stays in the caller's
 # process group (`timeout --foreground`), so that whoever stops the caller's
 # group stops QEMU too.
 boot_qemu() {
     local accel=$1 image=$2
     shift 2
-    local status=0 machine=microvm net=(-nic none) errors errors_fd errors_pid
+    local status=0 machine=microvm net=(-nic none) icount=() errors errors_fd errors_pid
     if [ ${#QEMU_NET[@]} -gt 0 ]; then
         machine=microvm,acpi=off net=("${QEMU_NET[@]}")
     fi
+    [ "${QEMU_ICOUNT:-}" = 1 ] && icount=(-icount shift=0,sleep=off)
     local run=(${DIE_WITH_PARENT[@]+"${DIE_WITH_PARENT[@]}"})
     if [ -n "${BOOT_TIMEOUT:-}" ]; then
         run+=(timeout --foreground "$BOOT_TIMEOUT" ${DIE_WITH_PARENT[@]+"${DIE_WITH_PARENT[@]}"})
@@ -230,7 +234,7 @@ boot_qemu() {
     # killed by a signal: the line after it says so.
     {
         ${run[@]+"${run[@]}"} qemu-system-x86_64 \
-            -M "$machine" -accel "$accel" -cpu "$QEMU_CPU" -m 256M -smp 1 \
+            -M "$machine" -accel "$accel" ${icount[@]+"${icount[@]}"} -cpu "$QEMU_CPU" -m 256M -smp 1 \
             -no-reboot -display none -nodefaults -serial stdio "${net[@]}" \
             -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
             -kernel "$image" -append "$*" 2>&"$errors_fd" || status=$?

@@ -138,6 +138,15 @@ fn the_quick_benchmark_runs_every_system() {
         ),
         ("instructions: spawn + join", "chanos (hosted)"),
         ("instructions: prime sieve, 2000 primes", "chanos (hosted)"),
+        (
+            "instructions: round trip, rendezvous",
+            "chanos image (QEMU -icount)",
+        ),
+        ("instructions: spawn + join", "chanos image (QEMU -icount)"),
+        (
+            "instructions: prime sieve, 2000 primes",
+            "chanos image (QEMU -icount)",
+        ),
     ] {
         let row = report.lines().any(|line| {
             line.starts_with(&format!("| {metric}"))
@@ -152,4 +161,47 @@ fn the_quick_benchmark_runs_every_system() {
     );
     assert!(dir.join("benchmarks.svg").exists() && dir.join("benchmarks.csv").exists());
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `scripts/profile` charges a round trip's instructions to the project's
+/// files: they add up to the total it prints, and the channel and the
+/// executor are among them.
+#[test]
+fn the_profile_accounts_for_every_instruction_of_a_round_trip() {
+    let out = Command::new("bash")
+        .arg(workspace_root().join("scripts/profile"))
+        .args(["--n", "5000", "pingpong", "@N", "rendezvous"])
+        .output()
+        .expect("bash runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut lines = text.lines();
+    let total: f64 = lines
+        .next()
+        .and_then(|first| first.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("a total first:\n{text}"));
+    let by_file: Vec<(f64, &str)> = lines
+        .skip(1)
+        .take_while(|line| !line.is_empty())
+        .map(|line| {
+            let (n, file) = line.trim().split_once("  ").expect("count, then file");
+            (n.parse().expect("a count"), file.trim())
+        })
+        .collect();
+    let sum: f64 = by_file.iter().map(|(n, _)| n).sum();
+    assert!(
+        total > 100.0 && (sum - total).abs() <= 0.05 * total,
+        "{text}"
+    );
+    for file in [
+        "runtime/chanos/src/chan/wait_queue.rs",
+        "runtime/chanos/src/executor/mod.rs",
+    ] {
+        assert!(by_file.iter().any(|(_, f)| *f == file), "{file}:\n{text}");
+    }
 }

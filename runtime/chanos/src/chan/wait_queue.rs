@@ -99,8 +99,22 @@ fn index(token: Token) -> u32 {
 }
 
 impl<T> WaitQueue<T> {
+    /// The entry a token names (checked: the token comes from outside).
     fn entry(&mut self, i: u32) -> &mut Entry<T> {
         &mut self.entries[i as usize]
+    }
+
+    /// The entry a link names (`head`, `tail`, `free`, `next`, `prev`),
+    /// without a bounds check: these are the hot path's look-ups, several
+    /// per handoff.
+    #[inline(always)]
+    fn linked(&mut self, i: u32) -> &mut Entry<T> {
+        debug_assert!((i as usize) < self.entries.len(), "a link names an entry");
+        // SAFETY: every link holds `NONE` (never passed here) or the index
+        // of an entry that existed when the link was made, and entries are
+        // never removed from the slab (`grow` only appends), so `i` is in
+        // bounds.
+        unsafe { self.entries.get_unchecked_mut(i as usize) }
     }
 
     /// Queues a waiter at the back, holding `value` (a sender's).
@@ -114,8 +128,8 @@ impl<T> WaitQueue<T> {
         let tail = self.tail;
         let i = self.free;
         if i != NONE {
-            let entry = &mut self.entries[i as usize];
-            self.free = entry.next;
+            self.free = self.linked(i).next;
+            let entry = self.linked(i);
             set_waker(&mut entry.waker, waker);
             entry.select = select;
             entry.value = value;
@@ -133,7 +147,7 @@ impl<T> WaitQueue<T> {
         };
         match tail {
             NONE => self.head = i,
-            tail => self.entry(tail).next = i,
+            tail => self.linked(tail).next = i,
         }
         self.tail = i;
         Token::MIN.saturating_add(i)
@@ -160,16 +174,16 @@ impl<T> WaitQueue<T> {
     /// Takes entry `i` out of the queue.
     #[inline(always)]
     fn unlink(&mut self, i: u32) {
-        let entry = self.entry(i);
+        let entry = self.linked(i);
         let (prev, next) = (entry.prev, entry.next);
         entry.queued = false;
         match prev {
             NONE => self.head = next,
-            prev => self.entry(prev).next = next,
+            prev => self.linked(prev).next = next,
         }
         match next {
             NONE => self.tail = prev,
-            next => self.entry(next).prev = prev,
+            next => self.linked(next).prev = prev,
         }
     }
 
@@ -184,12 +198,12 @@ impl<T> WaitQueue<T> {
                 return None;
             }
             self.unlink(i);
-            let entry = self.entry(i);
+            let entry = self.linked(i);
             if entry.is_claimable() {
                 if let Some((claim, arm)) = &entry.select {
                     claim.fire(*arm);
                 }
-                return Some(self.entry(i));
+                return Some(self.linked(i));
             }
         }
     }
