@@ -394,20 +394,18 @@ impl<const N: usize> Future for Select<'_, N> {
             this.withdraw(None);
         }
         core::task::ready!(executor::poll_budget(cx));
-        let mut ready = 0u64;
+        // The ready arms' numbers, in order (a list rather than a bit set:
+        // counting bits is a software loop on baseline x86_64).
+        let mut ready = [0u8; N];
+        let mut count = 0;
         for (i, arm) in this.arms.iter().enumerate() {
             if arm.ready() {
-                ready |= 1 << i;
+                ready[count] = i as u8;
+                count += 1;
             }
         }
-        if ready != 0 {
-            let mut pick = executor::random_below(u64::from(ready.count_ones()));
-            let mut bits = ready;
-            while pick > 0 {
-                bits &= bits - 1;
-                pick -= 1;
-            }
-            let chosen = bits.trailing_zeros() as usize;
+        if count != 0 {
+            let chosen = usize::from(ready[executor::random_below(count as u64) as usize]);
             this.arms[chosen].complete();
             return Poll::Ready(Some(chosen));
         }
