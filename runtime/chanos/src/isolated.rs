@@ -21,6 +21,10 @@
 //!   variables instead.
 //! - Trait objects are isolated only when they say so: `Box<dyn Fn() + Isolated>`.
 
+// The auto trait is `unsafe` by nature: implementing it by hand is a
+// promise the compiler cannot check, made here for `Rc` and `Arc` only.
+#![allow(unsafe_code)]
+
 use core::cell::UnsafeCell;
 
 /// Values that may cross between tasks without becoming shared mutable state.

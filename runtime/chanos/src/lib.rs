@@ -35,6 +35,8 @@
 #![feature(auto_traits, negative_impls)]
 #![cfg_attr(target_os = "none", feature(abi_x86_interrupt))]
 #![warn(missing_docs)]
+// `unsafe` only where it is allowed, item by item, each with its proof.
+#![deny(unsafe_code)]
 
 extern crate alloc;
 #[cfg(not(target_os = "none"))]

@@ -344,6 +344,7 @@ pub struct Select<'a, const N: usize> {
 
 // SAFETY: the arms are chanos channel operations (the trait is sealed),
 // each holding a channel end or a value that is `Isolated` itself.
+#[allow(unsafe_code)]
 unsafe impl<const N: usize> Isolated for Select<'_, N> {}
 
 impl<const N: usize> fmt::Debug for Select<'_, N> {

@@ -56,29 +56,14 @@ impl Counters {
     }
 }
 
-#[cfg(not(target_os = "none"))]
-std::thread_local! {
+crate::platform::core_local! {
     static COUNTERS: Counters = const { Counters::new() };
 }
-
-#[cfg(target_os = "none")]
-struct SingleCore(Counters);
-
-// SAFETY: the image runs on one core, and interrupt handlers never count
-// (they only wake tasks), so the cells are never touched concurrently.
-#[cfg(target_os = "none")]
-unsafe impl Sync for SingleCore {}
-
-#[cfg(target_os = "none")]
-static COUNTERS: SingleCore = SingleCore(Counters::new());
 
 /// Runs `f` on this thread's (or core's) counters.
 #[inline(always)]
 fn with<R>(f: impl FnOnce(&Counters) -> R) -> R {
-    #[cfg(not(target_os = "none"))]
-    return COUNTERS.with(f);
-    #[cfg(target_os = "none")]
-    return f(&COUNTERS.0);
+    COUNTERS.with(f)
 }
 
 /// Adds one to a counter.

@@ -130,12 +130,15 @@ pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
     }
 }
 
-/// The future of [`timeout`].
-#[must_use = "futures do nothing unless awaited"]
-#[derive(Debug)]
-pub struct Timeout<F> {
-    future: F,
-    sleep: Sleep,
+pin_project_lite::pin_project! {
+    /// The future of [`timeout`].
+    #[must_use = "futures do nothing unless awaited"]
+    #[derive(Debug)]
+    pub struct Timeout<F> {
+        #[pin]
+        future: F,
+        sleep: Sleep,
+    }
 }
 
 /// The time ran out before the future completed.
@@ -154,15 +157,8 @@ impl<F: Future> Future for Timeout<F> {
     type Output = Result<F::Output, Elapsed>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        // SAFETY: `future` is never moved out of the pinned `Timeout`;
-        // `sleep` is `Unpin`.
-        let (future, sleep) = unsafe {
-            let this = self.get_unchecked_mut();
-            (
-                Pin::new_unchecked(&mut this.future),
-                Pin::new(&mut this.sleep),
-            )
-        };
+        let this = self.project();
+        let (future, sleep) = (this.future, Pin::new(this.sleep));
         if let Poll::Ready(output) = future.poll(cx) {
             return Poll::Ready(Ok(output));
         }

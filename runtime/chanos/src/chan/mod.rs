@@ -144,8 +144,10 @@ pub struct Receiver<T> {
 
 // SAFETY: a channel end gives access only to the channel, whose values are
 // `Isolated` and move from one task to another, never shared.
+#[allow(unsafe_code)]
 unsafe impl<T: Isolated> Isolated for Sender<T> {}
 // SAFETY: as for `Sender`.
+#[allow(unsafe_code)]
 unsafe impl<T: Isolated> Isolated for Receiver<T> {}
 
 /// The value of a send that can never be delivered: the channel is closed or

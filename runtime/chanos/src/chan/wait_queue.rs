@@ -108,6 +108,7 @@ impl<T> WaitQueue<T> {
     /// without a bounds check: these are the hot path's look-ups, several
     /// per handoff.
     #[inline(always)]
+    #[allow(unsafe_code)] // no bounds check, by the links' invariant
     fn linked(&mut self, i: u32) -> &mut Entry<T> {
         debug_assert!((i as usize) < self.entries.len(), "a link names an entry");
         // SAFETY: every link holds `NONE` (never passed here) or the index

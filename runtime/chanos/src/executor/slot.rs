@@ -19,6 +19,9 @@
 //!   critical section and unparks the executor, which moves it to the run
 //!   queue. Those paths touch only atomics and the critical-section mutex.
 
+// The waker vtable and the leaked slots are this module's whole concern.
+#![allow(unsafe_code)]
+
 use super::task::ErasedTask;
 use super::Shared;
 use core::cell::Cell;

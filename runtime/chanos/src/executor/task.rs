@@ -7,6 +7,10 @@
 //! The executor's task table holds one `Rc` of the cell while the task runs;
 //! the `JoinHandle` holds another. The cell is freed when both are gone.
 
+// A task's cell pins its future in place and is reached through an erased
+// pointer: each block says why that holds.
+#![allow(unsafe_code)]
+
 use super::Shared;
 use crate::Isolated;
 use alloc::borrow::Cow;

@@ -12,17 +12,26 @@
 //! - `install_panic_report(..)`: how a panic is reported before exiting;
 //! - `since_first_instruction_ns()`: boot time, where there was a boot;
 //! - `heap_bytes()`, `resident_bytes()`: memory in use, where it can be
-//!   told (the heap's allocations in the image, the resident set hosted).
+//!   told (the heap's allocations in the image, the resident set hosted);
+//! - and, common to both, `core_local!`: state of this core's executor.
 
 #[cfg(not(target_os = "none"))]
 #[path = "hosted.rs"]
 mod imp;
 
+// The bare-metal platform is hardware access: `unsafe` is its trade, with
+// a `// SAFETY:` on every block.
 #[cfg(target_os = "none")]
 #[path = "metal/mod.rs"]
+#[allow(unsafe_code)]
 mod imp;
 
 pub(crate) use imp::*;
+
+mod core_local;
+pub(crate) use core_local::core_local;
+#[cfg(target_os = "none")]
+pub(crate) use core_local::CoreLocal;
 
 /// Where console text goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,0 +1,59 @@
+//! Which executor runs on this thread (hosted) or this core (the image),
+//! and, hosted, the spare executor kept for the thread's next runtime.
+
+use super::Shared;
+use crate::platform::{self, core_local};
+use core::cell::Cell;
+
+core_local! {
+    static CURRENT: Cell<Option<&'static Shared>> = const { Cell::new(None) };
+}
+
+pub(super) fn set_current(shared: Option<&'static Shared>) {
+    CURRENT.with(|c| c.set(shared));
+}
+
+// An executor whose runtime has ended on this thread, for the next one.
+#[cfg(not(target_os = "none"))]
+std::thread_local! {
+    static SPARE: Cell<Option<&'static Shared>> = const { Cell::new(None) };
+}
+
+/// An executor for a new runtime: the thread's spare, reset, or a new one.
+pub(super) fn fresh_executor(seed: u64) -> &'static Shared {
+    #[cfg(not(target_os = "none"))]
+    if let Some(shared) = SPARE.with(Cell::take) {
+        shared.reset(seed);
+        return shared;
+    }
+    Shared::leak(seed)
+}
+
+/// Keeps an executor whose runtime has ended (and shut it down) for the
+/// next runtime on this thread. The image runs one runtime: nothing to keep.
+pub(super) fn keep_spare(shared: &'static Shared) {
+    #[cfg(not(target_os = "none"))]
+    SPARE.with(|spare| spare.set(Some(shared)));
+    #[cfg(target_os = "none")]
+    let _ = shared;
+}
+
+/// The executor of the calling code, unless it runs in interrupt context.
+pub(super) fn current() -> Option<&'static Shared> {
+    if platform::in_interrupt() {
+        return None;
+    }
+    CURRENT.with(Cell::get)
+}
+
+#[track_caller]
+pub(super) fn expect_current() -> &'static Shared {
+    current().expect(
+        "chanos: this needs a running chanos runtime (inside #[chanos::main] or Runtime::block_on)",
+    )
+}
+
+/// This thread's executor, while it polls a task.
+pub(super) fn polling() -> Option<&'static Shared> {
+    current().filter(|shared| !shared.running_header.get().is_null())
+}

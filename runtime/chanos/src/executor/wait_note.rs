@@ -1,0 +1,72 @@
+//! What each task waits on, noted by the chanos future that returned
+//! `Pending`, for the deadlock report; and which task is running, for the
+//! panic and CPU-exception reports.
+
+use super::context::{current, polling};
+use super::task::{self, ChanOp, Labelled, WaitOn};
+use super::Shared;
+use alloc::rc::Rc;
+
+impl Shared {
+    /// The header of the task being polled, if any.
+    #[allow(unsafe_code)] // a raw pointer the executor keeps valid
+    fn running_header(&self) -> Option<&task::Header> {
+        // SAFETY: `running_header` is non-null only while `poll_task` polls
+        // that task, whose `Rc` the task table holds, so the header is alive.
+        unsafe { self.running_header.get().as_ref() }
+    }
+
+    /// Notes what the running task waits on; `same` says whether the note
+    /// already there says it, so that the common case touches no `Rc`.
+    #[allow(unsafe_code)] // a shared look into the note's cell
+    fn note_wait(&self, same: impl FnOnce(&WaitOn) -> bool, wait: impl FnOnce() -> WaitOn) {
+        self.wait_noted.set(true);
+        let Some(header) = self.running_header() else {
+            return;
+        };
+        // SAFETY: a shared look at the note, which nothing else touches
+        // meanwhile: `same` only compares, and the executor is single-threaded.
+        if same(unsafe { &*header.wait.as_ptr() }) {
+            return;
+        }
+        header.set_wait(wait());
+    }
+}
+
+/// Records what the running task waits on, for a deadlock report.
+pub(crate) fn set_wait(wait: WaitOn) {
+    if let Some(shared) = polling() {
+        shared.note_wait(|_| false, || wait);
+    }
+}
+
+/// Records that the running task waits to `op` on `chan`. Waiting on the
+/// same channel again (the usual case) costs no reference count.
+#[inline(always)] // hot: once per wait; the common case is two compares
+pub(crate) fn set_wait_chan<L: Labelled + 'static>(op: ChanOp, chan: &Rc<L>) {
+    let Some(shared) = polling() else {
+        return;
+    };
+    shared.wait_noted.set(true);
+    let key = task::chan_wait_key(op, Rc::as_ptr(chan).cast());
+    if let Some(header) = shared.running_header() {
+        if header.wait_key.get() != key {
+            note_chan_wait(header, op, chan.clone());
+        }
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn note_chan_wait(header: &task::Header, op: ChanOp, chan: Rc<dyn Labelled>) {
+    header.set_wait(WaitOn::Chan(op, chan));
+}
+
+/// "task 3 \"worker\"" for the task running now, or "the runtime" outside tasks.
+pub(crate) fn describe_running() -> alloc::string::String {
+    let running = current().and_then(|shared| {
+        let header = shared.running_header()?;
+        Some(alloc::format!("task {} {:?}", header.index, header.name))
+    });
+    running.unwrap_or_else(|| "the runtime".into())
+}
