@@ -822,6 +822,35 @@ fn deadlock_reports_every_blocked_task_and_what_it_waits_on() {
 }
 
 #[test]
+fn a_deadlock_report_names_the_task_being_joined_even_when_its_slot_was_reused() {
+    let report = Runtime::new()
+        .block_on(async {
+            // The first task ends, and the second takes its slot (and number):
+            // main's note "join task N" is then kept, not made again.
+            assert_eq!(spawn_named("quick", async { 7 }).await, 7);
+            let (tx, rx) = chan::bounded_named::<u32>(0, "never");
+            let stuck = spawn_named("stuck", async move { rx.recv().await });
+            stuck.await;
+            drop(tx);
+        })
+        .expect_err("main waits for a task that waits for main");
+    let text = report.to_string();
+    assert_eq!(report.tasks.len(), 2, "{text}");
+    assert_eq!(report.tasks[0].name, "main");
+    let stuck = &report.tasks[1];
+    assert_eq!(stuck.name, "stuck", "{text}");
+    assert_eq!(
+        report.tasks[0].waiting_on,
+        format!("join task {} \"stuck\"", stuck.id),
+        "{text}"
+    );
+    assert!(
+        stuck.waiting_on.starts_with("receive on channel \"never\""),
+        "{text}"
+    );
+}
+
+#[test]
 fn a_pending_timer_is_not_a_deadlock() {
     let done = run(async {
         let (tx, rx) = chan::bounded::<u32>(0);

@@ -55,26 +55,40 @@ pub(crate) struct Header {
     pub(crate) index: u32,
     pub(crate) name: TaskName,
     pub(crate) wait: Cell<WaitOn>,
-    /// `wait` as one number when it is a channel operation (else 0), so
-    /// that waiting on the same channel again is noticed with one compare.
+    /// `wait` as one number (`WaitOn::key`; 0 when it has none), so that
+    /// waiting on the same thing again is noticed with one compare.
     pub(crate) wait_key: Cell<usize>,
     join_waker: Cell<Option<Waker>>,
 }
 
-/// The `wait_key` of waiting to `op` on the channel at `chan` (channels
-/// are aligned to more than 2, so the low bit is free for the direction).
+/// The `wait_key` of waiting to `op` on the channel at `chan`: its address
+/// (channels are aligned to 8, so the low three bits are free) with the
+/// direction in the lowest bit.
 #[inline(always)]
 pub(crate) fn chan_wait_key(op: ChanOp, chan: *const ()) -> usize {
+    debug_assert_eq!(chan as usize & 0b111, 0, "a channel is aligned to 8");
     chan as usize | op as usize
+}
+
+impl WaitOn {
+    /// This note as one number, for `Header::wait_key`: a channel's
+    /// `chan_wait_key` (low bits `00x`), a joined task's number above the
+    /// low bits `010`, or `100` for a sleep; 0 where one number cannot say
+    /// it (nothing, or a select's arms).
+    pub(crate) fn key(&self) -> usize {
+        match self {
+            WaitOn::Chan(op, chan) => chan_wait_key(*op, Rc::as_ptr(chan).cast()),
+            WaitOn::Join(index) => ((*index as usize) << 3) | 0b010,
+            WaitOn::Sleep => 0b100,
+            WaitOn::Nothing | WaitOn::Select(_) => 0,
+        }
+    }
 }
 
 impl Header {
     /// Replaces the note of what the task waits on.
     pub(crate) fn set_wait(&self, wait: WaitOn) {
-        let key = match &wait {
-            WaitOn::Chan(op, chan) => chan_wait_key(*op, Rc::as_ptr(chan).cast()),
-            _ => 0,
-        };
+        let key = wait.key();
         drop(self.wait.take()); // before the new note: a drop may run user code
         self.wait.set(wait);
         self.wait_key.set(key);

@@ -16,17 +16,15 @@ impl Shared {
         unsafe { self.running_header.get().as_ref() }
     }
 
-    /// Notes what the running task waits on; `same` says whether the note
-    /// already there says it, so that the common case touches no `Rc`.
-    #[allow(unsafe_code)] // a shared look into the note's cell
-    fn note_wait(&self, same: impl FnOnce(&WaitOn) -> bool, wait: impl FnOnce() -> WaitOn) {
+    /// Notes what the running task waits on, unless the note already there
+    /// says the same (the same `WaitOn::key`, when it has one): waiting on
+    /// the same thing again, the usual case, touches no `Rc`.
+    fn note_wait(&self, key: usize, wait: impl FnOnce() -> WaitOn) {
         self.wait_noted.set(true);
         let Some(header) = self.running_header() else {
             return;
         };
-        // SAFETY: a shared look at the note, which nothing else touches
-        // meanwhile: `same` only compares, and the executor is single-threaded.
-        if same(unsafe { &*header.wait.as_ptr() }) {
+        if key != 0 && header.wait_key.get() == key {
             return;
         }
         header.set_wait(wait());
@@ -36,12 +34,12 @@ impl Shared {
 /// Records what the running task waits on, for a deadlock report.
 pub(crate) fn set_wait(wait: WaitOn) {
     if let Some(shared) = polling() {
-        shared.note_wait(|_| false, || wait);
+        shared.note_wait(wait.key(), || wait);
     }
 }
 
-/// Records that the running task waits to `op` on `chan`. Waiting on the
-/// same channel again (the usual case) costs no reference count.
+/// Records that the running task waits to `op` on `chan`: `set_wait` for a
+/// channel, with the key compared before the `Rc` is cloned.
 #[inline(always)] // hot: once per wait; the common case is two compares
 pub(crate) fn set_wait_chan<L: Labelled + 'static>(op: ChanOp, chan: &Rc<L>) {
     let Some(shared) = polling() else {
