@@ -50,6 +50,7 @@ pub mod chan;
 pub mod console;
 pub mod env;
 mod executor;
+pub mod exit_status;
 mod isolated;
 pub mod net;
 mod platform;
@@ -87,24 +88,24 @@ pub mod __private {
 
     impl MainOutput for () {
         fn exit_code(self) -> i32 {
-            0
+            crate::exit_status::SUCCESS
         }
     }
 
     impl<E: Debug> MainOutput for Result<(), E> {
         fn exit_code(self) -> i32 {
             match self {
-                Ok(()) => 0,
+                Ok(()) => crate::exit_status::SUCCESS,
                 Err(error) => {
                     crate::eprintln!("Error: {error:?}");
-                    1
+                    crate::exit_status::MAIN_ERROR
                 }
             }
         }
     }
 
-    /// Runs an app's `main` and exits: with its status, 2 on deadlock
-    /// (after the report), 101 when a task panics (after naming it).
+    /// Runs an app's `main` and exits: with its status, or as
+    /// [`exit_status`](crate::exit_status) says on a deadlock or a panic.
     pub fn start<F>(main: F) -> !
     where
         F: Future + 'static,
@@ -124,7 +125,7 @@ pub mod __private {
             Ok(output) => crate::platform::exit(output.exit_code()),
             Err(deadlock) => {
                 crate::eprint!("{deadlock}");
-                crate::platform::exit(2)
+                crate::platform::exit(crate::exit_status::DEADLOCK)
             }
         }
     }

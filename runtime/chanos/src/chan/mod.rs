@@ -31,7 +31,7 @@
 //!   receive on a warm channel does not allocate.
 //! - Channels, like tasks, carry only [`Isolated`](crate::Isolated) values.
 
-mod oneshot_impl;
+pub mod oneshot;
 mod ops;
 mod state;
 mod stream;
@@ -41,11 +41,6 @@ pub(crate) use ops::{withdraw_recv, withdraw_send};
 pub use ops::{Recv, Send};
 pub(crate) use state::{RecvRefusal, RecvWait, SelectClaim, SendRefusal, SendWait, Token};
 pub use stream::SinkSender;
-
-/// Single-use channels: one value, one sender, one receiver.
-pub mod oneshot {
-    pub use super::oneshot_impl::{channel, Receiver, RecvError, Sender};
-}
 
 use crate::executor::Labelled;
 use crate::Isolated;

@@ -146,6 +146,6 @@ pub(crate) fn install_panic_report(describe: fn() -> String) {
             Stream::Err,
             &alloc::format!("chanos: {} panicked{location}:\n{message}\n", describe()),
         );
-        exit(101);
+        exit(crate::exit_status::PANIC);
     }));
 }

@@ -36,14 +36,10 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
-/// Exit status after a CPU exception.
-pub(crate) const EXIT_CPU_EXCEPTION: i32 = 102;
-/// Exit status when the heap is exhausted.
-pub(crate) const EXIT_OUT_OF_MEMORY: i32 = 103;
-/// Exit status when the machine cannot be set up.
-pub(crate) const EXIT_BOOT_FAILURE: i32 = 104;
-/// Exit status after a panic.
-pub(crate) const EXIT_PANIC: i32 = 101;
+pub(crate) use crate::exit_status::{
+    BOOT_FAILURE as EXIT_BOOT_FAILURE, CPU_EXCEPTION as EXIT_CPU_EXCEPTION,
+    OUT_OF_MEMORY as EXIT_OUT_OF_MEMORY, PANIC as EXIT_PANIC,
+};
 
 /// What the image runs on, decided once at boot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,4 +1,5 @@
-//! A single-use channel, built on a channel of capacity 1.
+//! Single-use channels: one value, one sender, one receiver (built on a
+//! channel of capacity 1).
 
 use super::ops::{cancel_recv, poll_recv, RecvOp};
 use crate::Isolated;
