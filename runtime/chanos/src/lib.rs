@@ -46,6 +46,7 @@ extern crate std;
 #[cfg(test)]
 extern crate self as chanos;
 
+mod atomic_waker;
 pub mod chan;
 pub mod console;
 pub mod env;
@@ -57,7 +58,6 @@ mod platform;
 pub mod select;
 mod stats;
 pub mod time;
-mod waker_slot;
 
 pub use chanos_macros::{main, select};
 pub use executor::{

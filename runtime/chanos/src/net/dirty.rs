@@ -3,7 +3,7 @@
 //! the network task a look at the connections that changed, not a sweep of
 //! all of them (a hundred idle connections cost nothing per packet).
 
-use crate::waker_slot::WakerSlot;
+use crate::atomic_waker::AtomicWaker;
 use alloc::sync::Arc;
 use alloc::task::Wake;
 use alloc::vec::Vec;
@@ -16,7 +16,7 @@ pub(crate) struct Dirty {
     /// The id the next connection gets.
     next_id: AtomicU64,
     marked: critical_section::Mutex<RefCell<Vec<u64>>>,
-    task: WakerSlot,
+    task: AtomicWaker,
 }
 
 impl Default for Dirty {
@@ -24,7 +24,7 @@ impl Default for Dirty {
         Dirty {
             next_id: AtomicU64::new(0),
             marked: critical_section::Mutex::new(RefCell::new(Vec::new())),
-            task: WakerSlot::new(),
+            task: AtomicWaker::new(),
         }
     }
 }

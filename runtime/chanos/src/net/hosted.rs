@@ -15,8 +15,8 @@
 
 use super::io::{Accepted, Backend, ReadStep, WriteStep};
 use super::{Datagram, NetError, SocketAddr, CHUNK_BYTES, MAX_DATAGRAM};
+use crate::atomic_waker::AtomicWaker;
 use crate::time::{Duration, Instant};
-use crate::waker_slot::WakerSlot;
 use alloc::collections::BTreeMap;
 use alloc::string::ToString;
 use alloc::sync::Arc;
@@ -38,7 +38,7 @@ const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 #[derive(Default)]
 struct News {
     ready: Mutex<Vec<(usize, u8)>>,
-    task: WakerSlot,
+    task: AtomicWaker,
     stop: AtomicBool,
 }
 

@@ -10,7 +10,7 @@
 //! nothing else: all packet work happens in that task.
 
 use super::{apic, cpu, ioapic, once};
-use crate::waker_slot::WakerSlot;
+use crate::atomic_waker::AtomicWaker;
 use alloc::vec::Vec;
 use core::alloc::Layout;
 use core::cell::RefCell;
@@ -58,7 +58,7 @@ pub(super) static DEVICES: once::Once<Vec<MmioDevice>> = once::Once::new();
 /// The register page of the network device, for the interrupt handler.
 static NET_REGISTERS: once::Once<u64> = once::Once::new();
 /// Whom the interrupt wakes: the network task.
-static NET_WAKER: WakerSlot = WakerSlot::new();
+static NET_WAKER: AtomicWaker = AtomicWaker::new();
 
 /// Identity mapping: virtual addresses are physical ones.
 struct IdentityHal;

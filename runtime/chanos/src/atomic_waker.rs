@@ -1,21 +1,23 @@
 //! A place for one waker, which any thread or interrupt handler may wake:
 //! how a device, a poller thread or a connection reaches the task that
-//! serves it.
+//! serves it. (embassy and `futures` call this an `AtomicWaker`; here it is
+//! a critical section around an `Option<Waker>`, which serves both
+//! platforms.)
 
 use core::cell::RefCell;
 use core::task::Waker;
 
-pub(crate) struct WakerSlot(critical_section::Mutex<RefCell<Option<Waker>>>);
+pub(crate) struct AtomicWaker(critical_section::Mutex<RefCell<Option<Waker>>>);
 
-impl Default for WakerSlot {
+impl Default for AtomicWaker {
     fn default() -> Self {
-        WakerSlot::new()
+        AtomicWaker::new()
     }
 }
 
-impl WakerSlot {
+impl AtomicWaker {
     pub(crate) const fn new() -> Self {
-        WakerSlot(critical_section::Mutex::new(RefCell::new(None)))
+        AtomicWaker(critical_section::Mutex::new(RefCell::new(None)))
     }
 
     /// Makes `waker` the one woken (a clone is kept only when it differs).
