@@ -2,7 +2,7 @@
 //! deadline. Without a local APIC, idling falls back to polling the clock.
 
 use super::paging::APIC_BASE;
-use super::{clock, cpu};
+use super::{clock, interrupts};
 use core::arch::x86_64::__cpuid;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use x86_64::instructions::port::Port;
@@ -43,10 +43,11 @@ pub(super) fn init() {
     if !has_apic {
         return;
     }
-    write(SPURIOUS, 0x100 | u32::from(cpu::SPURIOUS_VECTOR));
+    interrupts::set_end_of_interrupt(end_of_interrupt);
+    write(SPURIOUS, 0x100 | u32::from(interrupts::SPURIOUS_VECTOR));
     write(TASK_PRIORITY, 0);
     write(DIVIDE, 0b0011); // divide by 16
-    write(LVT_TIMER, MASKED | u32::from(cpu::TIMER_VECTOR));
+    write(LVT_TIMER, MASKED | u32::from(interrupts::TIMER_VECTOR));
     // Count down for 100 us of TSC time, five times, and keep the lowest
     // rate: under emulation a window can be stretched by a host-side pause,
     // which only ever inflates the count. Too low a rate makes the timer
@@ -79,7 +80,7 @@ pub(super) fn arm_timer(ns: u64) {
     }
     let ticks = u128::from(ns) * u128::from(TICKS_PER_MS.load(Ordering::Relaxed)) / 1_000_000;
     let ticks = ticks.clamp(1, u128::from(u32::MAX)) as u32;
-    write(LVT_TIMER, u32::from(cpu::TIMER_VECTOR)); // one-shot, unmasked
+    write(LVT_TIMER, u32::from(interrupts::TIMER_VECTOR)); // one-shot, unmasked
     write(INITIAL_COUNT, ticks);
 }
 
@@ -115,6 +116,6 @@ pub(super) fn id() -> u8 {
     (read(0x20) >> 24) as u8
 }
 
-pub(super) fn end_of_interrupt() {
+fn end_of_interrupt() {
     write(EOI, 0);
 }

@@ -1,14 +1,14 @@
 //! The CPU's tables: GDT (with a TSS giving faults stacks of their own),
-//! IDT, and readable reports for every CPU exception.
+//! IDT (with the handlers of `interrupts`), and readable reports for every
+//! CPU exception.
 //!
 //! Page faults and double faults run on separate stacks (IST), so that a
 //! stack overflow, which faults on the guard page below the kernel stack,
 //! can still be reported instead of becoming a triple fault.
 
-use super::{boot, console, describe_running, EXIT_CPU_EXCEPTION};
+use super::{boot, console, describe_running, interrupts, EXIT_CPU_EXCEPTION};
 use core::cell::UnsafeCell;
 use core::fmt::Write;
-use core::sync::atomic::{AtomicU32, Ordering};
 use x86_64::instructions::segmentation::{Segment, CS, DS, ES, SS};
 use x86_64::instructions::tables::load_tss;
 use x86_64::registers::control::Cr2;
@@ -16,13 +16,6 @@ use x86_64::structures::gdt::{Descriptor, GlobalDescriptorTable};
 use x86_64::structures::idt::{InterruptDescriptorTable, InterruptStackFrame, PageFaultErrorCode};
 use x86_64::structures::tss::TaskStateSegment;
 use x86_64::VirtAddr;
-
-/// The vector of the local APIC timer.
-pub(super) const TIMER_VECTOR: u8 = 32;
-/// The vector of the network device's interrupt (through the I/O APIC).
-pub(super) const NET_VECTOR: u8 = 33;
-/// The local APIC's spurious-interrupt vector.
-pub(super) const SPURIOUS_VECTOR: u8 = 0xff;
 
 const DOUBLE_FAULT_IST: u16 = 0;
 const PAGE_FAULT_IST: u16 = 1;
@@ -39,13 +32,6 @@ static GDT: BootCell<GlobalDescriptorTable> =
     BootCell(UnsafeCell::new(GlobalDescriptorTable::new()));
 static IDT: BootCell<InterruptDescriptorTable> =
     BootCell(UnsafeCell::new(InterruptDescriptorTable::new()));
-
-/// How deep in interrupt handlers the CPU is.
-static INTERRUPT_DEPTH: AtomicU32 = AtomicU32::new(0);
-
-pub(super) fn in_interrupt() -> bool {
-    INTERRUPT_DEPTH.load(Ordering::Relaxed) > 0
-}
 
 /// Loads the GDT, TSS and IDT. Called once, early, with interrupts off.
 pub(super) fn init() {
@@ -77,9 +63,7 @@ pub(super) fn init() {
         idt.page_fault
             .set_handler_fn(page_fault)
             .set_stack_index(PAGE_FAULT_IST);
-        idt[TIMER_VECTOR].set_handler_fn(timer_interrupt);
-        idt[NET_VECTOR].set_handler_fn(net_interrupt);
-        idt[SPURIOUS_VECTOR].set_handler_fn(spurious_interrupt);
+        interrupts::install(idt);
         (*IDT.0.get()).load();
     }
 }
@@ -188,21 +172,6 @@ extern "x86-interrupt" fn page_fault(frame: InterruptStackFrame, code: PageFault
         detail.as_str(),
     )
 }
-
-extern "x86-interrupt" fn timer_interrupt(_frame: InterruptStackFrame) {
-    INTERRUPT_DEPTH.fetch_add(1, Ordering::Relaxed);
-    super::apic::end_of_interrupt();
-    INTERRUPT_DEPTH.fetch_sub(1, Ordering::Relaxed);
-}
-
-extern "x86-interrupt" fn net_interrupt(_frame: InterruptStackFrame) {
-    INTERRUPT_DEPTH.fetch_add(1, Ordering::Relaxed);
-    super::virtio::on_interrupt();
-    super::apic::end_of_interrupt();
-    INTERRUPT_DEPTH.fetch_sub(1, Ordering::Relaxed);
-}
-
-extern "x86-interrupt" fn spurious_interrupt(_frame: InterruptStackFrame) {}
 
 /// A line of text on the stack, for reports that must not allocate.
 mod heapless_string {

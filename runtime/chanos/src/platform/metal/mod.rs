@@ -3,6 +3,8 @@
 //! One file per hardware concern:
 //! - `boot`: the PVH (QEMU) and hermit (uhyve) entries and boot notes;
 //! - `cpu`: GDT, TSS with separate stacks for faults, IDT, exception reports;
+//! - `interrupts`: the vectors and their handlers, which devices register
+//!   into (it uses no other file);
 //! - `paging`: the page tables (identity map of RAM from the memory map,
 //!   unmapped null and guard pages);
 //! - `heap`: the global allocator (talc) and the out-of-memory report;
@@ -24,6 +26,7 @@ mod clock;
 mod console;
 mod cpu;
 mod heap;
+mod interrupts;
 mod ioapic;
 mod once;
 mod paging;
@@ -317,7 +320,7 @@ impl Parker {
 }
 
 pub(crate) fn in_interrupt() -> bool {
-    cpu::in_interrupt()
+    interrupts::in_interrupt()
 }
 
 pub(crate) fn console_write(_stream: Stream, text: &str) {

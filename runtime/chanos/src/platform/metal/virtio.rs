@@ -5,11 +5,11 @@
 //! QEMU tells the image where its virtio-mmio devices are by appending
 //! `virtio_mmio.device=<size>@<base>:<irq>` to the command line (with
 //! `-M microvm,acpi=off`); `set_cmdline` collects those. The device's
-//! interrupt line is routed through the I/O APIC to [`cpu::NET_VECTOR`];
+//! interrupt line is routed through the I/O APIC to `interrupts::DEVICE_VECTOR`;
 //! the handler acknowledges the device and wakes the network task, and does
 //! nothing else: all packet work happens in that task.
 
-use super::{apic, cpu, ioapic, once};
+use super::{apic, interrupts, ioapic, once};
 use crate::atomic_waker::AtomicWaker;
 use alloc::vec::Vec;
 use core::alloc::Layout;
@@ -126,7 +126,8 @@ pub(crate) fn open_net_device() -> Option<NetDevice> {
             }
         };
         NET_REGISTERS.set(device.base);
-        ioapic::route(device.irq, cpu::NET_VECTOR, apic::id());
+        let vector = interrupts::register_device(on_interrupt);
+        ioapic::route(device.irq, vector, apic::id());
         return Some(NetDevice {
             net: RefCell::new(net),
         });
@@ -136,7 +137,7 @@ pub(crate) fn open_net_device() -> Option<NetDevice> {
 
 /// The interrupt handler's work: acknowledge the device (so its line drops
 /// and the next event raises it again) and wake the network task.
-pub(super) fn on_interrupt() {
+fn on_interrupt() {
     if let Some(&base) = NET_REGISTERS.get() {
         // SAFETY: the device's register page (see `open_net_device`);
         // reading the status and writing it back acknowledges it.
