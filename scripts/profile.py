@@ -27,9 +27,11 @@ def callgrind(binary, args, out):
 
 
 def self_cost_by_address(path, binary):
-    """Instructions retired at each address of `binary`'s own object (calls
-    are not charged to their call site: their callee's lines count them)."""
-    cost = collections.Counter()
+    """Instructions retired at each address of `binary`'s own object, and in
+    total in each other object (the C library's `malloc`, the loader).
+    Calls are not charged to their call site: their callee's lines count
+    them."""
+    cost, elsewhere = collections.Counter(), collections.Counter()
     objects, current, addr, after_calls = {}, None, 0, False
     name = os.path.basename(binary)
     for line in open(path):
@@ -54,9 +56,12 @@ def self_cost_by_address(path, binary):
         if after_calls:  # the inclusive cost of the call just named
             after_calls = False
             continue
-        if current and os.path.basename(current) == name and len(fields) >= 3:
-            cost[addr] += int(fields[2])
-    return cost
+        if current and len(fields) >= 3:
+            if os.path.basename(current) == name:
+                cost[addr] += int(fields[2])
+            else:
+                elsewhere[os.path.basename(current)] += int(fields[2])
+    return cost, elsewhere
 
 
 def own_frame(binary, addresses):
@@ -98,15 +103,20 @@ def main():
             out = os.path.join(tmp, f"callgrind.{n}")
             callgrind(a.binary, [arg.replace("@N", str(n)) for arg in a.args], out)
             counts.append(self_cost_by_address(out, a.binary))
-    per_op = {addr: (counts[1][addr] - counts[0].get(addr, 0)) / a.n for addr in counts[1]}
+    (own_1, other_1), (own_2, other_2) = counts
+    per_op = {addr: (own_2[addr] - own_1.get(addr, 0)) / a.n for addr in own_2}
     per_op = {addr: c for addr, c in per_op.items() if c > 0}
     frames = own_frame(a.binary, sorted(per_op))
     by_file, by_function = collections.Counter(), collections.Counter()
     for addr, c in per_op.items():
-        file, function = frames.get(addr, ("(outside the repository)", "?"))
+        file, function = frames.get(addr, ("(the binary, outside the repository)", "?"))
         by_file[file] += c
         by_function[(file, function)] += c
-    print(f"{sum(per_op.values()):.0f} instructions per operation: "
+    for obj in other_2:
+        c = (other_2[obj] - other_1.get(obj, 0)) / a.n
+        if c > 0:
+            by_file[f"({obj})"] += c
+    print(f"{sum(by_file.values()):.0f} instructions per operation: "
           f"{os.path.basename(a.binary)} {' '.join(a.args)}\n")
     for file, c in by_file.most_common():
         if c >= 0.5:
