@@ -32,7 +32,7 @@
 //!   every blocked task and what it waits on ([`Deadlock`]).
 //! - A panicking task ends the program with status 101, its name and message.
 #![no_std]
-#![feature(auto_traits, negative_impls)]
+#![feature(allocator_api, auto_traits, negative_impls)]
 #![cfg_attr(target_os = "none", feature(abi_x86_interrupt))]
 #![warn(missing_docs)]
 // `unsafe` only where it is allowed, item by item, each with its proof.

@@ -24,6 +24,7 @@ mod deadlock;
 mod services;
 mod slot;
 mod task;
+mod task_pool;
 mod timers;
 mod wait_note;
 
@@ -49,6 +50,7 @@ use core::cell::{Cell, RefCell};
 use core::task::Context;
 use slot::{Slot, CHUNK};
 use task::ErasedTask;
+use task_pool::TaskAlloc;
 
 /// How many times in a row the LIFO slot may jump the queue.
 const LIFO_BUDGET: u32 = 16;
@@ -66,7 +68,7 @@ pub(crate) struct Shared {
     // Only on the executor's thread (see `is_current`):
     slots: RefCell<Vec<&'static [Slot; CHUNK]>>,
     free: RefCell<Vec<u32>>,
-    tasks: RefCell<Vec<Option<Rc<dyn ErasedTask>>>>,
+    tasks: RefCell<Vec<Option<Rc<dyn ErasedTask, TaskAlloc>>>>,
     queue: RefCell<VecDeque<&'static Slot>>,
     next: Cell<Option<&'static Slot>>,
     /// The slot and header of the running task, valid while it is polled.
@@ -153,7 +155,7 @@ impl Shared {
         self.slot(index as u32)
     }
 
-    fn insert_task(&'static self, slot: &'static Slot, task: Rc<dyn ErasedTask>) {
+    fn insert_task(&'static self, slot: &'static Slot, task: Rc<dyn ErasedTask, TaskAlloc>) {
         slot.task.set(Some(core::ptr::NonNull::from(&*task)));
         self.tasks.borrow_mut()[slot.index as usize] = Some(task);
         self.schedule(slot);

@@ -11,6 +11,7 @@
 // pointer: each block says why that holds.
 #![allow(unsafe_code)]
 
+use super::task_pool::TaskAlloc;
 use super::Shared;
 use crate::Isolated;
 use alloc::borrow::Cow;
@@ -208,7 +209,7 @@ impl<F: Future> JoinTarget<F::Output> for TaskCell<F> {
 /// Awaits a spawned task's output. Dropping it detaches the task, which
 /// keeps running.
 pub struct JoinHandle<T> {
-    task: Rc<dyn JoinTarget<T>>,
+    task: Rc<dyn JoinTarget<T>, TaskAlloc>,
 }
 
 // SAFETY: the handle only lets its owner take the task's output, which is
@@ -257,7 +258,7 @@ where
 {
     crate::stats::bump(|c| &c.tasks_spawned);
     let slot = shared.alloc_slot();
-    let cell = Rc::new(TaskCell::new(slot.index, name, future));
+    let cell = Rc::new_in(TaskCell::new(slot.index, name, future), TaskAlloc);
     shared.insert_task(slot, cell.clone());
     JoinHandle { task: cell }
 }

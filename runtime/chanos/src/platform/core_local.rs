@@ -42,6 +42,12 @@ impl<T> CoreLocal<T> {
     pub(crate) fn with<R>(&'static self, f: impl FnOnce(&T) -> R) -> R {
         f(&self.0)
     }
+
+    /// As `thread_local!`'s `try_with`: in the image the value never goes.
+    #[inline(always)]
+    pub(crate) fn try_with<R>(&'static self, f: impl FnOnce(&T) -> R) -> Result<R, ()> {
+        Ok(f(&self.0))
+    }
 }
 
 // SAFETY: the image runs tasks on one core, and interrupt handlers never
