@@ -37,6 +37,7 @@ use crate::executor::{self, Labelled, WaitOn};
 use crate::time::{After, Instant, TimerCancel};
 use crate::Isolated;
 use alloc::rc::Rc;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
 use core::future::Future;
@@ -52,14 +53,19 @@ mod sealed {
 #[doc(hidden)]
 pub trait ErasedArm: sealed::Sealed {
     fn ready(&self) -> bool;
-    /// Completes now; only called when `ready()` said so.
-    fn complete(&mut self);
-    fn register(&mut self, claim: &Rc<SelectClaim>, arm: u16, waker: &Waker);
+    /// Completes now, after `ready()` said it could; false when a task on
+    /// another core took the chance in between.
+    fn complete(&mut self) -> bool;
+    /// Waits as arm `arm` of the select `claim`; or, when the channel has
+    /// become ready meanwhile (another core), claims the select for this
+    /// arm and completes at once (true), so that no counterpart that came
+    /// in between is left waiting too.
+    fn register(&mut self, claim: &Arc<SelectClaim>, arm: u16, waker: &Waker) -> bool;
     /// This arm won the claim while waiting: collect its result.
     fn won(&mut self);
     /// Withdraws the waiter, if any.
     fn cancel(&mut self);
-    fn describe(&self) -> (&'static str, Rc<dyn Labelled>);
+    fn describe(&self) -> (&'static str, Arc<dyn Labelled>);
 }
 
 /// An arm with its result, taken after the select completed.
@@ -108,11 +114,24 @@ impl<'a, T> RecvArm<'a, T> {
 }
 
 impl<T> RecvArm<'_, T> {
-    fn chan(&self) -> &Rc<chan::Chan<T>> {
+    fn chan(&self) -> &Arc<chan::Chan<T>> {
         match &self.receiver {
             Held::Borrowed(r) => &r.chan,
             Held::Owned(r) => &r.chan,
         }
+    }
+
+    /// Keeps what a receive got; false when it found nothing after all.
+    fn take_result(&mut self, result: Result<(T, Option<Waker>), chan::RecvRefusal>) -> bool {
+        self.output = Some(match result {
+            Ok((value, waker)) => {
+                wake_one(waker);
+                Some(value)
+            }
+            Err(chan::RecvRefusal::Closed) => None,
+            Err(chan::RecvRefusal::Empty) => return false,
+        });
+        true
     }
 
     /// Withdraws the waiter, if any; a value already handed to it goes on.
@@ -164,27 +183,28 @@ impl<T> fmt::Debug for RecvArm<'_, T> {
 
 impl<T: 'static> ErasedArm for RecvArm<'_, T> {
     fn ready(&self) -> bool {
-        self.chan().state.borrow().recv_ready()
+        self.chan().state.lock().recv_ready()
     }
 
-    fn complete(&mut self) {
-        let result = self.chan().state.borrow_mut().try_recv();
-        self.output = Some(match result {
-            Ok((value, waker)) => {
-                wake_one(waker);
-                Some(value)
+    fn complete(&mut self) -> bool {
+        let result = self.chan().state.lock().try_recv();
+        self.take_result(result)
+    }
+
+    fn register(&mut self, claim: &Arc<SelectClaim>, arm: u16, waker: &Waker) -> bool {
+        let mut state = self.chan().state.lock();
+        if state.recv_ready() {
+            if !claim.try_fire(arm) {
+                return false;
             }
-            Err(_) => None, // ready() said so: the channel is closed and drained
-        });
-    }
-
-    fn register(&mut self, claim: &Rc<SelectClaim>, arm: u16, waker: &Waker) {
-        let token = self
-            .chan()
-            .state
-            .borrow_mut()
-            .wait_recv(waker, Some((claim.clone(), arm)));
+            let result = state.try_recv();
+            drop(state);
+            return self.take_result(result);
+        }
+        let token = state.wait_recv(waker, Some((claim.clone(), arm)));
+        drop(state);
         self.token = Some(token);
+        false
     }
 
     fn won(&mut self) {
@@ -192,7 +212,7 @@ impl<T: 'static> ErasedArm for RecvArm<'_, T> {
         let waiting = self
             .chan()
             .state
-            .borrow_mut()
+            .lock()
             .poll_recv_waiter(token, Waker::noop());
         match waiting {
             chan::RecvWait::Handed(value) => self.output = Some(Some(value)),
@@ -204,7 +224,7 @@ impl<T: 'static> ErasedArm for RecvArm<'_, T> {
         self.withdraw();
     }
 
-    fn describe(&self) -> (&'static str, Rc<dyn Labelled>) {
+    fn describe(&self) -> (&'static str, Arc<dyn Labelled>) {
         ("receive on", self.chan().clone())
     }
 }
@@ -256,28 +276,32 @@ impl<T> fmt::Debug for SendArm<'_, T> {
 
 impl<T: 'static> ErasedArm for SendArm<'_, T> {
     fn ready(&self) -> bool {
-        self.sender.chan.state.borrow().send_ready()
+        self.sender.chan.state.lock().send_ready()
     }
 
-    fn complete(&mut self) {
+    fn complete(&mut self) -> bool {
         let value = self.value.take().expect("a send arm is completed once");
-        let result = self.sender.chan.state.borrow_mut().try_send(value);
-        self.output = Some(match result {
-            Ok(waker) => {
-                wake_one(waker);
-                Ok(())
-            }
-            Err(SendRefusal::Closed(value) | SendRefusal::Full(value)) => Err(SendError(value)),
-        });
+        let result = self.sender.chan.state.lock().try_send(value);
+        self.take_result(result)
     }
 
-    fn register(&mut self, claim: &Rc<SelectClaim>, arm: u16, waker: &Waker) {
+    fn register(&mut self, claim: &Arc<SelectClaim>, arm: u16, waker: &Waker) -> bool {
         let value = self
             .value
             .take()
             .expect("a send arm registers with its value");
-        let mut state = self.sender.chan.state.borrow_mut();
+        let mut state = self.sender.chan.state.lock();
+        if state.send_ready() {
+            if !claim.try_fire(arm) {
+                self.value = Some(value);
+                return false;
+            }
+            let result = state.try_send(value);
+            drop(state);
+            return self.take_result(result);
+        }
         self.token = Some(state.wait_send(value, waker, Some((claim.clone(), arm))));
+        false
     }
 
     fn won(&mut self) {
@@ -292,7 +316,7 @@ impl<T: 'static> ErasedArm for SendArm<'_, T> {
         }
     }
 
-    fn describe(&self) -> (&'static str, Rc<dyn Labelled>) {
+    fn describe(&self) -> (&'static str, Arc<dyn Labelled>) {
         ("send on", self.sender.chan.clone())
     }
 }
@@ -305,6 +329,23 @@ impl<T: 'static> SelectArm for SendArm<'_, T> {
 }
 
 impl<T> SendArm<'_, T> {
+    /// Keeps what a send did; false (the value kept) when there was no room
+    /// after all.
+    fn take_result(&mut self, result: Result<Option<Waker>, SendRefusal<T>>) -> bool {
+        self.output = Some(match result {
+            Ok(waker) => {
+                wake_one(waker);
+                Ok(())
+            }
+            Err(SendRefusal::Closed(value)) => Err(SendError(value)),
+            Err(SendRefusal::Full(value)) => {
+                self.value = Some(value);
+                return false;
+            }
+        });
+        true
+    }
+
     /// Withdraws the waiter, if any, and returns its value if undelivered.
     fn withdraw(&mut self) -> Option<T> {
         let token = self.token.take()?;
@@ -319,7 +360,7 @@ impl<T> Drop for SendArm<'_, T> {
 }
 
 /// The arms a blocked select waits on, for a deadlock report.
-struct Waiting(Vec<(&'static str, Rc<dyn Labelled>)>);
+struct Waiting(Vec<(&'static str, Arc<dyn Labelled>)>);
 
 impl Labelled for Waiting {
     fn label(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -339,7 +380,7 @@ impl Labelled for Waiting {
 pub struct Select<'a, const N: usize> {
     arms: [&'a mut dyn ErasedArm; N],
     has_default: bool,
-    claim: Option<Rc<SelectClaim>>,
+    claim: Option<Arc<SelectClaim>>,
 }
 
 // SAFETY: the arms are chanos channel operations (the trait is sealed),
@@ -395,29 +436,37 @@ impl<const N: usize> Future for Select<'_, N> {
             this.withdraw(None);
         }
         core::task::ready!(executor::poll_budget(cx));
-        // The ready arms' numbers, in order (a list rather than a bit set:
-        // counting bits is a software loop on baseline x86_64).
-        let mut ready = [0u8; N];
-        let mut count = 0;
-        for (i, arm) in this.arms.iter().enumerate() {
-            if arm.ready() {
-                ready[count] = i as u8;
-                count += 1;
+        loop {
+            // The ready arms' numbers, in order (a list rather than a bit
+            // set: counting bits is a software loop on baseline x86_64).
+            let mut ready = [0u8; N];
+            let mut count = 0;
+            for (i, arm) in this.arms.iter().enumerate() {
+                if arm.ready() {
+                    ready[count] = i as u8;
+                    count += 1;
+                }
             }
-        }
-        if count != 0 {
+            if count == 0 {
+                break;
+            }
             let chosen = usize::from(ready[executor::random_below(count as u64) as usize]);
-            this.arms[chosen].complete();
-            return Poll::Ready(Some(chosen));
+            if this.arms[chosen].complete() {
+                return Poll::Ready(Some(chosen));
+            }
+            // Another core took it between the look and the take: look again.
         }
         if this.has_default {
             return Poll::Ready(None);
         }
-        let claim = Rc::new(SelectClaim::default());
+        let claim = Arc::new(SelectClaim::default());
         let mut waiting = Vec::with_capacity(N);
-        for (i, arm) in this.arms.iter_mut().enumerate() {
-            arm.register(&claim, i as u16, cx.waker());
-            waiting.push(arm.describe());
+        for i in 0..N {
+            if this.arms[i].register(&claim, i as u16, cx.waker()) {
+                this.withdraw(Some(i));
+                return Poll::Ready(Some(i));
+            }
+            waiting.push(this.arms[i].describe());
         }
         this.claim = Some(claim);
         executor::set_wait(WaitOn::Select(Rc::new(Waiting(waiting))));

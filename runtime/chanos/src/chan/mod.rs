@@ -31,6 +31,7 @@
 //!   receive on a warm channel does not allocate.
 //! - Channels, like tasks, carry only [`Isolated`](crate::Isolated) values.
 
+pub(crate) mod lock;
 pub mod oneshot;
 mod ops;
 mod state;
@@ -44,8 +45,7 @@ pub use stream::SinkSender;
 
 use crate::executor::Labelled;
 use crate::Isolated;
-use alloc::rc::Rc;
-use core::cell::RefCell;
+use alloc::sync::Arc;
 use core::fmt;
 use core::panic::Location;
 use state::ChannelState;
@@ -53,17 +53,17 @@ use state::ChannelState;
 /// Where a channel came from, for reports.
 struct ChanLabel {
     name: Option<&'static str>,
+    capacity: usize,
     made_at: &'static Location<'static>,
 }
 
 pub(crate) struct Chan<T> {
     label: ChanLabel,
-    pub(crate) state: RefCell<ChannelState<T>>,
+    pub(crate) state: lock::ChanLock<ChannelState<T>>,
 }
 
 impl<T> Labelled for Chan<T> {
     fn label(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = self.state.borrow();
         if let Some(name) = self.label.name {
             write!(f, "channel {name:?} ")?;
         } else {
@@ -72,8 +72,7 @@ impl<T> Labelled for Chan<T> {
         write!(
             f,
             "(capacity {}, made at {})",
-            state.capacity(),
-            self.label.made_at
+            self.label.capacity, self.label.made_at
         )
     }
 }
@@ -110,9 +109,13 @@ pub(crate) fn make<T: 'static>(
     made_at: &'static Location<'static>,
 ) -> (Sender<T>, Receiver<T>) {
     crate::stats::bump(|c| &c.channels_made);
-    let chan = Rc::new(Chan {
-        label: ChanLabel { name, made_at },
-        state: RefCell::new(ChannelState::new(capacity)),
+    let chan = Arc::new(Chan {
+        label: ChanLabel {
+            name,
+            capacity,
+            made_at,
+        },
+        state: lock::ChanLock::new(ChannelState::new(capacity)),
     });
     (
         Sender { chan: chan.clone() },
@@ -126,13 +129,13 @@ pub(crate) fn make<T: 'static>(
 /// The sending end of a channel. Clone it for more senders;
 /// [`into_sink`](Sender::into_sink) makes it a [`Sink`](futures_sink::Sink).
 pub struct Sender<T> {
-    pub(crate) chan: Rc<Chan<T>>,
+    pub(crate) chan: Arc<Chan<T>>,
 }
 
 /// The receiving end of a channel. Clone it for more receivers; it is also
 /// a [`Stream`](futures_core::Stream) of the values.
 pub struct Receiver<T> {
-    pub(crate) chan: Rc<Chan<T>>,
+    pub(crate) chan: Arc<Chan<T>>,
     /// The receive in progress when the receiver is used as a `Stream`.
     stream: ops::RecvOp,
 }
@@ -180,7 +183,7 @@ impl<T> Sender<T> {
 
     /// Sends without waiting.
     pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
-        let result = self.chan.state.borrow_mut().try_send(value);
+        let result = self.chan.state.lock().try_send(value);
         match result {
             Ok(waker) => {
                 wake_one(waker);
@@ -194,18 +197,18 @@ impl<T> Sender<T> {
     /// Closes the channel for every sender: receivers drain what is
     /// buffered, then get `None`; waiting and later sends fail.
     pub fn close(&self) {
-        let wakers = self.chan.state.borrow_mut().close();
+        let wakers = self.chan.state.lock().close();
         wake_all(wakers);
     }
 
     /// Whether sends can never succeed again (closed, or no receivers).
     pub fn is_closed(&self) -> bool {
-        self.chan.state.borrow().refuses_sends()
+        self.chan.state.lock().refuses_sends()
     }
 
     /// How many values are buffered.
     pub fn len(&self) -> usize {
-        self.chan.state.borrow().len()
+        self.chan.state.lock().len()
     }
 
     /// Whether no value is buffered.
@@ -215,7 +218,7 @@ impl<T> Sender<T> {
 
     /// How many values the channel buffers (0 for a rendezvous).
     pub fn capacity(&self) -> usize {
-        self.chan.state.borrow().capacity()
+        self.chan.state.lock().capacity()
     }
 }
 
@@ -230,7 +233,7 @@ impl<T> Receiver<T> {
 
     /// Receives without waiting.
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
-        let result = self.chan.state.borrow_mut().try_recv();
+        let result = self.chan.state.lock().try_recv();
         match result {
             Ok((value, waker)) => {
                 wake_one(waker);
@@ -243,12 +246,12 @@ impl<T> Receiver<T> {
 
     /// Whether the channel is closed (more buffered values may remain).
     pub fn is_closed(&self) -> bool {
-        self.chan.state.borrow().is_closed()
+        self.chan.state.lock().is_closed()
     }
 
     /// How many values are buffered.
     pub fn len(&self) -> usize {
-        self.chan.state.borrow().len()
+        self.chan.state.lock().len()
     }
 
     /// Whether no value is buffered.
@@ -258,13 +261,13 @@ impl<T> Receiver<T> {
 
     /// How many values the channel buffers (0 for a rendezvous).
     pub fn capacity(&self) -> usize {
-        self.chan.state.borrow().capacity()
+        self.chan.state.lock().capacity()
     }
 }
 
 impl<T> Clone for Sender<T> {
     fn clone(&self) -> Self {
-        self.chan.state.borrow_mut().add_sender();
+        self.chan.state.lock().add_sender();
         Sender {
             chan: self.chan.clone(),
         }
@@ -273,7 +276,7 @@ impl<T> Clone for Sender<T> {
 
 impl<T> Clone for Receiver<T> {
     fn clone(&self) -> Self {
-        self.chan.state.borrow_mut().add_receiver();
+        self.chan.state.lock().add_receiver();
         Receiver {
             chan: self.chan.clone(),
             stream: ops::RecvOp::Idle,
@@ -289,7 +292,7 @@ impl<T> Drop for Chan<T> {
 
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
-        let wakers = self.chan.state.borrow_mut().drop_sender();
+        let wakers = self.chan.state.lock().drop_sender();
         wake_all(wakers);
     }
 }
@@ -297,7 +300,7 @@ impl<T> Drop for Sender<T> {
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
         ops::cancel_recv(&self.chan, &mut self.stream);
-        let (wakers, unread) = self.chan.state.borrow_mut().drop_receiver();
+        let (wakers, unread) = self.chan.state.lock().drop_receiver();
         wake_all(wakers);
         drop(unread);
     }

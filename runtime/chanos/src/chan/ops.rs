@@ -6,7 +6,7 @@ use super::{
     Chan, Receiver, RecvRefusal, RecvWait, SendError, SendRefusal, SendWait, Sender, Token,
 };
 use crate::executor::{set_wait_chan, ChanOp};
-use alloc::rc::Rc;
+use alloc::sync::Arc;
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
@@ -28,14 +28,14 @@ pub(crate) enum SendOp<T> {
 
 #[inline(always)]
 pub(crate) fn poll_recv<T: 'static>(
-    chan: &Rc<Chan<T>>,
+    chan: &Arc<Chan<T>>,
     op: &mut RecvOp,
     cx: &mut Context<'_>,
 ) -> Poll<Option<T>> {
     if let RecvOp::Idle = op {
         core::task::ready!(crate::executor::poll_budget(cx));
     }
-    let mut state = chan.state.borrow_mut();
+    let mut state = chan.state.lock();
     if let RecvOp::Waiting(token) = *op {
         match state.poll_recv_waiter(token, cx.waker()) {
             RecvWait::Handed(value) => {
@@ -74,20 +74,22 @@ pub(crate) fn cancel_recv<T>(chan: &Chan<T>, op: &mut RecvOp) {
 }
 
 /// Withdraws the waiting receive `token`; a value already handed to it goes on.
+#[cold] // a receive dropped while it waits: rare, and kept out of every drop
+#[inline(never)]
 pub(crate) fn withdraw_recv<T>(chan: &Chan<T>, token: Token) {
-    let waker = chan.state.borrow_mut().cancel_recv(token);
+    let waker = chan.state.lock().cancel_recv(token);
     wake_one(waker);
 }
 
 #[inline(always)] // into the awaiting future: the common cases take no call
 pub(crate) fn poll_send<T: 'static>(
-    chan: &Rc<Chan<T>>,
+    chan: &Arc<Chan<T>>,
     op: &mut SendOp<T>,
     cx: &mut Context<'_>,
 ) -> Poll<Result<(), SendError<T>>> {
     match *op {
         SendOp::Waiting(token) => {
-            let mut state = chan.state.borrow_mut();
+            let mut state = chan.state.lock();
             match state.poll_send_waiter(token, cx.waker()) {
                 SendWait::Taken => {
                     *op = SendOp::Empty;
@@ -109,7 +111,7 @@ pub(crate) fn poll_send<T: 'static>(
             let SendOp::Ready(value) = core::mem::replace(op, SendOp::Empty) else {
                 unreachable!("matched above")
             };
-            let mut state = chan.state.borrow_mut();
+            let mut state = chan.state.lock();
             match state.try_send(value) {
                 Ok(waker) => {
                     drop(state);
@@ -139,8 +141,10 @@ pub(crate) fn cancel_send<T>(chan: &Chan<T>, op: &mut SendOp<T>) {
 }
 
 /// Withdraws the waiting send `token`; its value comes back if undelivered.
+#[cold] // as `withdraw_recv`
+#[inline(never)]
 pub(crate) fn withdraw_send<T>(chan: &Chan<T>, token: Token) -> Option<T> {
-    chan.state.borrow_mut().cancel_send(token)
+    chan.state.lock().cancel_send(token)
 }
 
 /// The future of [`Receiver::recv`]: the next value, or `None` when closed.
@@ -171,6 +175,7 @@ impl<T: 'static> Future for Recv<'_, T> {
 }
 
 impl<T> Drop for Recv<'_, T> {
+    #[inline(always)] // see `cancel_recv`
     fn drop(&mut self) {
         cancel_recv(&self.receiver.chan, &mut self.op);
     }
@@ -219,6 +224,7 @@ impl<T: 'static> Future for Send<'_, T> {
 }
 
 impl<T> Drop for Send<'_, T> {
+    #[inline(always)] // see `cancel_send`
     fn drop(&mut self) {
         cancel_send(&self.sender.chan, &mut self.op);
     }

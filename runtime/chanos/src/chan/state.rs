@@ -37,22 +37,45 @@ pub(crate) use super::wait_queue::Token;
 use super::wait_queue::{Polled, SelectArmRef, WaitQueue};
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
-use core::cell::Cell;
+use core::sync::atomic::{AtomicU32, Ordering};
 use core::task::Waker;
 
 /// The shared fate of a `select!`'s arms: the first arm to complete claims it.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct SelectClaim {
-    fired: Cell<Option<u16>>,
+    /// The arm that won, or `NOT_FIRED`; set once, by whichever core's
+    /// counterpart claims the select first.
+    fired: AtomicU32,
+}
+
+const NOT_FIRED: u32 = u32::MAX;
+
+impl Default for SelectClaim {
+    fn default() -> Self {
+        SelectClaim {
+            fired: AtomicU32::new(NOT_FIRED),
+        }
+    }
 }
 
 impl SelectClaim {
     pub(crate) fn fired(&self) -> Option<u16> {
-        self.fired.get()
+        match self.fired.load(Ordering::Acquire) {
+            NOT_FIRED => None,
+            arm => Some(arm as u16),
+        }
     }
 
-    pub(crate) fn fire(&self, arm: u16) {
-        self.fired.set(Some(arm));
+    /// Claims the select for `arm`; false when another arm won first.
+    pub(crate) fn try_fire(&self, arm: u16) -> bool {
+        self.fired
+            .compare_exchange(
+                NOT_FIRED,
+                u32::from(arm),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_ok()
     }
 }
 
@@ -313,7 +336,7 @@ impl<T> ChannelState<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloc::rc::Rc;
+    use alloc::sync::Arc;
     use alloc::vec;
     use core::task::Waker;
 
@@ -348,9 +371,9 @@ mod tests {
     #[test]
     fn a_select_that_already_fired_is_skipped_not_served() {
         let mut ch = ChannelState::<u32>::new(0);
-        let claim = Rc::new(SelectClaim::default());
+        let claim = Arc::new(SelectClaim::default());
         let stale = ch.wait_recv(&noop(), Some((claim.clone(), 0)));
-        claim.fire(3); // another arm of that select won
+        assert!(claim.try_fire(3)); // another arm of that select won
         let plain = ch.wait_recv(&noop(), None);
         assert!(ch.send_ready());
         ch.try_send(9).unwrap();
@@ -363,7 +386,7 @@ mod tests {
     #[test]
     fn claiming_a_select_waiter_marks_the_arm_that_won() {
         let mut ch = ChannelState::<u32>::new(0);
-        let claim = Rc::new(SelectClaim::default());
+        let claim = Arc::new(SelectClaim::default());
         ch.wait_send(4, &noop(), Some((claim.clone(), 2)));
         assert!(ch.recv_ready());
         assert_eq!(ch.try_recv().map(|(v, _)| v), Ok(4));

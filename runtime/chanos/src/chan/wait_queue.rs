@@ -14,7 +14,7 @@
 
 use super::state::SelectClaim;
 use crate::executor::wake_now_or_defer;
-use alloc::rc::Rc;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::task::Waker;
 
@@ -23,7 +23,7 @@ use core::task::Waker;
 pub(crate) type Token = core::num::NonZeroU32;
 
 /// A waiter that belongs to a `select!`: its claim, and its arm's number.
-pub(crate) type SelectArmRef = (Rc<SelectClaim>, u16);
+pub(crate) type SelectArmRef = (Arc<SelectClaim>, u16);
 
 #[derive(Debug)]
 struct Entry<T> {
@@ -200,10 +200,11 @@ impl<T> WaitQueue<T> {
             }
             self.unlink(i);
             let entry = self.linked(i);
-            if entry.is_claimable() {
-                if let Some((claim, arm)) = &entry.select {
-                    claim.fire(*arm);
-                }
+            let won = match &entry.select {
+                None => true,
+                Some((claim, arm)) => claim.try_fire(*arm),
+            };
+            if won {
                 return Some(self.linked(i));
             }
         }

@@ -9,7 +9,17 @@ core_local! {
     static CURRENT: Cell<Option<&'static Shared>> = const { Cell::new(None) };
 }
 
+/// Makes `shared` this thread's executor (a core run starts, with a new
+/// key), or none (the run has ended).
 pub(super) fn set_current(shared: Option<&'static Shared>) {
+    match shared {
+        Some(shared) => super::share::start_key(shared),
+        None => {
+            if let Some(previous) = CURRENT.with(Cell::get) {
+                super::share::end_key(previous);
+            }
+        }
+    }
     CURRENT.with(|c| c.set(shared));
 }
 

@@ -22,6 +22,7 @@ mod budget;
 mod context;
 mod deadlock;
 mod services;
+mod share;
 mod slot;
 mod task;
 mod task_pool;
@@ -35,6 +36,7 @@ pub(crate) use services::{
     add_timer, cancel_timer, live_tasks, pending_timers, random_below, refresh_timer, service,
     spawn_service, WakeSource,
 };
+pub(crate) use share::{ask_to_share, serve_share_requests, this_core, CoreRef};
 pub(crate) use slot::wake_now_or_defer;
 pub(crate) use task::{ChanOp, Labelled, WaitOn};
 pub use task::{JoinHandle, TaskName};
@@ -65,6 +67,11 @@ pub(crate) struct Shared {
     // Reached from any thread or interrupt:
     injector: critical_section::Mutex<RefCell<Vec<u32>>>,
     parker: Parker,
+    /// The key of the core run using this executor (0 between runs).
+    key: core::sync::atomic::AtomicU32,
+    /// Channels other cores asked this one to share (`share`).
+    share_requests: critical_section::Mutex<RefCell<Vec<share::ShareRequest>>>,
+    share_pending: core::sync::atomic::AtomicBool,
     // Only on the executor's thread (see `is_current`):
     slots: RefCell<Vec<&'static [Slot; CHUNK]>>,
     free: RefCell<Vec<u32>>,
@@ -101,6 +108,9 @@ impl Shared {
         alloc::boxed::Box::leak(alloc::boxed::Box::new(Shared {
             injector: critical_section::Mutex::new(RefCell::new(Vec::new())),
             parker: Parker::new(),
+            key: core::sync::atomic::AtomicU32::new(0),
+            share_requests: critical_section::Mutex::new(RefCell::new(Vec::new())),
+            share_pending: core::sync::atomic::AtomicBool::new(false),
             slots: RefCell::new(Vec::new()),
             free: RefCell::new(Vec::new()),
             tasks: RefCell::new(Vec::new()),
@@ -162,6 +172,12 @@ impl Shared {
     }
 
     fn drain_injector(&self) {
+        if self
+            .share_pending
+            .load(core::sync::atomic::Ordering::Acquire)
+        {
+            self.serve_share_requests();
+        }
         let woken =
             critical_section::with(|cs| core::mem::take(&mut *self.injector.borrow_ref_mut(cs)));
         for index in woken {
@@ -315,7 +331,10 @@ impl Shared {
             slot.remote_queued
                 .store(false, core::sync::atomic::Ordering::Relaxed);
         });
-        critical_section::with(|cs| self.injector.borrow_ref_mut(cs).clear());
+        critical_section::with(|cs| {
+            self.injector.borrow_ref_mut(cs).clear();
+            self.share_requests.borrow_ref_mut(cs).clear();
+        });
         self.running.set(core::ptr::null());
         self.running_header.set(core::ptr::null());
         self.wait_noted.set(false);

@@ -45,7 +45,7 @@ pub(crate) enum ChanOp {
 pub(crate) enum WaitOn {
     #[default]
     Nothing,
-    Chan(ChanOp, Rc<dyn Labelled>),
+    Chan(ChanOp, alloc::sync::Arc<dyn Labelled>),
     Select(Rc<dyn Labelled>),
     Join(u32),
     Sleep,
@@ -78,7 +78,7 @@ impl WaitOn {
     /// it (nothing, or a select's arms).
     pub(crate) fn key(&self) -> usize {
         match self {
-            WaitOn::Chan(op, chan) => chan_wait_key(*op, Rc::as_ptr(chan).cast()),
+            WaitOn::Chan(op, chan) => chan_wait_key(*op, alloc::sync::Arc::as_ptr(chan).cast()),
             WaitOn::Join(index) => ((*index as usize) << 3) | 0b010,
             WaitOn::Sleep => 0b100,
             WaitOn::Nothing | WaitOn::Select(_) => 0,

@@ -5,7 +5,7 @@
 use super::context::{current, polling};
 use super::task::{self, ChanOp, Labelled, WaitOn};
 use super::Shared;
-use alloc::rc::Rc;
+use alloc::sync::Arc;
 
 impl Shared {
     /// The header of the task being polled, if any.
@@ -39,14 +39,14 @@ pub(crate) fn set_wait(wait: WaitOn) {
 }
 
 /// Records that the running task waits to `op` on `chan`: `set_wait` for a
-/// channel, with the key compared before the `Rc` is cloned.
+/// channel, with the key compared before the `Arc` is cloned.
 #[inline(always)] // hot: once per wait; the common case is two compares
-pub(crate) fn set_wait_chan<L: Labelled + 'static>(op: ChanOp, chan: &Rc<L>) {
+pub(crate) fn set_wait_chan<L: Labelled + 'static>(op: ChanOp, chan: &Arc<L>) {
     let Some(shared) = polling() else {
         return;
     };
     shared.wait_noted.set(true);
-    let key = task::chan_wait_key(op, Rc::as_ptr(chan).cast());
+    let key = task::chan_wait_key(op, Arc::as_ptr(chan).cast());
     if let Some(header) = shared.running_header() {
         if header.wait_key.get() != key {
             note_chan_wait(header, op, chan.clone());
@@ -56,7 +56,7 @@ pub(crate) fn set_wait_chan<L: Labelled + 'static>(op: ChanOp, chan: &Rc<L>) {
 
 #[cold]
 #[inline(never)]
-fn note_chan_wait(header: &task::Header, op: ChanOp, chan: Rc<dyn Labelled>) {
+fn note_chan_wait(header: &task::Header, op: ChanOp, chan: Arc<dyn Labelled>) {
     header.set_wait(WaitOn::Chan(op, chan));
 }
 

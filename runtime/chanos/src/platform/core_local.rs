@@ -56,3 +56,20 @@ impl<T> CoreLocal<T> {
 #[cfg(target_os = "none")]
 #[allow(unsafe_code)]
 unsafe impl<T> Sync for CoreLocal<T> {}
+
+core_local! {
+    static CORE_KEY: core::cell::Cell<u32> = const { core::cell::Cell::new(0) };
+}
+
+/// A number naming the runtime core running here, unique for every run of
+/// every core (so never the same on two threads); 0 outside a runtime.
+/// Channels compare it with their home's to take the local path.
+#[inline(always)]
+pub(crate) fn core_key() -> u32 {
+    CORE_KEY.with(core::cell::Cell::get)
+}
+
+/// Sets [`core_key`] while a runtime core runs here.
+pub(crate) fn set_core_key(key: u32) {
+    CORE_KEY.with(|c| c.set(key));
+}

@@ -87,6 +87,11 @@ impl Parker {
 }
 
 /// A Linux process has no interrupt context that could run chanos code.
+/// Lets another thread run (a spinning wait's back-off).
+pub(crate) fn yield_now() {
+    std::thread::yield_now();
+}
+
 pub(crate) fn in_interrupt() -> bool {
     false
 }

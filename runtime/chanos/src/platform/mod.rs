@@ -29,9 +29,9 @@ mod imp;
 pub(crate) use imp::*;
 
 mod core_local;
-pub(crate) use core_local::core_local;
 #[cfg(target_os = "none")]
 pub(crate) use core_local::CoreLocal;
+pub(crate) use core_local::{core_key, core_local, set_core_key};
 
 /// Where console text goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -319,6 +319,11 @@ impl Parker {
     }
 }
 
+/// A spinning wait's back-off: with one core, nothing else to run.
+pub(crate) fn yield_now() {
+    core::hint::spin_loop();
+}
+
 pub(crate) fn in_interrupt() -> bool {
     interrupts::in_interrupt()
 }
