@@ -59,7 +59,7 @@ fn a_panicking_task_ends_the_program_with_its_name_and_message() {
     assert_eq!(out.status.code(), Some(101));
     let report = stderr(&out);
     assert!(
-        report.contains("task 1 \"worker\" panicked at apps/faults/src/main.rs"),
+        report.contains("task 1 \"worker\" on core 0 panicked at apps/faults/src/main.rs"),
         "{report}"
     );
     assert!(report.contains("worker cannot handle 42"), "{report}");

@@ -100,3 +100,217 @@ fn a_channel_made_outside_any_runtime_is_shared_from_the_start() {
         .unwrap();
     assert_eq!(got, Some(9));
 }
+
+/// Runs `f` as main on a runtime of `cores` cores; panics on deadlock.
+fn on_cores<F: std::future::Future + 'static>(cores: usize, f: F) -> F::Output {
+    Runtime::with_cores(cores)
+        .block_on(f)
+        .unwrap_or_else(|d| panic!("unexpected {d}"))
+}
+
+#[test]
+fn a_task_spawned_on_another_core_runs_there_and_returns_its_output() {
+    let (here, there) = on_cores(2, async {
+        let there = chanos::spawn_on(1, async { (chanos::core(), chanos::cores()) }).await;
+        (chanos::core(), there)
+    });
+    assert_eq!(here, 0);
+    assert_eq!(there, (1, 2));
+}
+
+#[test]
+fn a_rendezvous_ping_pong_across_cores_keeps_order_and_never_reports_a_false_deadlock() {
+    const ROUNDS: u64 = 5_000;
+    let total = on_cores(2, async {
+        let (ping_tx, ping_rx) = chan::bounded::<u64>(0);
+        let (pong_tx, pong_rx) = chan::bounded::<u64>(0);
+        let echo = chanos::spawn_on(1, async move {
+            let mut n = 0;
+            while let Some(v) = ping_rx.recv().await {
+                pong_tx.send(v + 1).await.unwrap();
+                n += 1;
+            }
+            n
+        });
+        for i in 0..ROUNDS {
+            ping_tx.send(2 * i).await.unwrap();
+            assert_eq!(pong_rx.recv().await, Some(2 * i + 1));
+        }
+        drop(ping_tx);
+        echo.await
+    });
+    assert_eq!(total, ROUNDS);
+}
+
+#[test]
+fn a_worker_pool_on_every_core_takes_each_job_from_one_channel_exactly_once() {
+    const JOBS: u64 = 5_000;
+    let (sum, count, cores_used) = on_cores(3, async {
+        let (jobs_tx, jobs_rx) = chan::bounded::<u64>(16);
+        let (done_tx, done_rx) = chan::bounded::<(u64, usize)>(16);
+        let workers: Vec<_> = (0..6)
+            .map(|_| {
+                let (jobs, done) = (jobs_rx.clone(), done_tx.clone());
+                chanos::spawn_spread(async move {
+                    let started_on = chanos::core();
+                    while let Some(job) = jobs.recv().await {
+                        done.send((job * job, chanos::core())).await.unwrap();
+                    }
+                    started_on
+                })
+            })
+            .collect();
+        drop((jobs_rx, done_tx));
+        let feeder = chanos::spawn(async move {
+            for job in 0..JOBS {
+                jobs_tx.send(job).await.unwrap();
+            }
+        });
+        let (mut sum, mut count) = (0, 0);
+        while let Some((square, core)) = done_rx.recv().await {
+            sum += square;
+            count += 1;
+            assert!(core < 3);
+        }
+        feeder.await;
+        let mut cores_used = [false; 3];
+        for worker in workers {
+            cores_used[worker.await] = true;
+        }
+        (sum, count, cores_used)
+    });
+    assert_eq!(count, JOBS);
+    assert_eq!(sum, (0..JOBS).map(|j| j * j).sum::<u64>());
+    assert_eq!(
+        cores_used, [true; 3],
+        "spawn_spread put workers on every core"
+    );
+}
+
+#[test]
+fn a_select_racing_senders_on_two_other_cores_completes_one_arm_at_a_time_and_loses_nothing() {
+    const EACH: u64 = 2_000;
+    let got = on_cores(3, async {
+        let (a_tx, a_rx) = chan::bounded::<u64>(0);
+        let (b_tx, b_rx) = chan::bounded::<u64>(0);
+        let a = chanos::spawn_on(1, async move {
+            for i in 0..EACH {
+                a_tx.send(2 * i).await.unwrap();
+            }
+        });
+        let b = chanos::spawn_on(2, async move {
+            for i in 0..EACH {
+                b_tx.send(2 * i + 1).await.unwrap();
+            }
+        });
+        let mut got = Vec::new();
+        // Both open: one select! per value; then drain whichever is left.
+        let rest = loop {
+            chanos::select! {
+                v = a_rx.recv() => match v {
+                    Some(v) => got.push(v),
+                    None => break &b_rx,
+                },
+                v = b_rx.recv() => match v {
+                    Some(v) => got.push(v),
+                    None => break &a_rx,
+                },
+            }
+        };
+        while let Some(v) = rest.recv().await {
+            got.push(v);
+        }
+        a.await;
+        b.await;
+        got
+    });
+    assert_eq!(got.len() as u64, 2 * EACH);
+    let (evens, odds): (Vec<u64>, Vec<u64>) = got.iter().partition(|v| *v % 2 == 0);
+    assert!(
+        evens.windows(2).all(|w| w[0] < w[1]),
+        "each sender's values in order"
+    );
+    assert!(
+        odds.windows(2).all(|w| w[0] < w[1]),
+        "each sender's values in order"
+    );
+    let mut all = got.clone();
+    all.sort_unstable();
+    assert_eq!(
+        all,
+        (0..2 * EACH).collect::<Vec<_>>(),
+        "every value exactly once"
+    );
+}
+
+#[test]
+fn a_deadlock_across_cores_is_reported_with_each_task_and_its_core() {
+    let report = Runtime::with_cores(2)
+        .block_on(async {
+            let (tx, rx) = chan::bounded_named::<u32>(0, "never sent");
+            let waiter = chanos::spawn_on_named(1, "waiter", async move { rx.recv().await });
+            let _keep_the_sender = tx;
+            waiter.await
+        })
+        .expect_err("nothing can run");
+    let text = report.to_string();
+    let waiter = report
+        .tasks
+        .iter()
+        .find(|t| t.name == "waiter")
+        .expect("the waiter is named");
+    assert_eq!(waiter.core, 1, "{text}");
+    assert!(
+        text.contains("\"waiter\" on core 1 waits to receive on channel \"never sent\""),
+        "{text}"
+    );
+    assert!(text.contains("task 0 \"main\" on core 0"), "{text}");
+}
+
+#[test]
+fn a_panic_on_another_core_ends_the_runtime_and_reaches_block_on() {
+    let payload = std::panic::catch_unwind(|| {
+        Runtime::with_cores(2).block_on(async {
+            chanos::spawn_on(1, async {
+                panic!("worker on core 1 gives up");
+            })
+            .await;
+        })
+    })
+    .expect_err("the panic comes through");
+    let message = payload.downcast_ref::<&str>().copied().unwrap_or_default();
+    assert_eq!(message, "worker on core 1 gives up");
+}
+
+/// CPU time (user + system, in clock ticks) of the threads `tids` of this
+/// process.
+fn cpu_ticks(tids: &[i64]) -> u64 {
+    let mut ticks = 0;
+    for tid in tids {
+        let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).unwrap();
+        // After the name in parentheses: state is field 3, utime 14, stime 15.
+        let after = &stat[stat.rfind(')').map_or(0, |i| i + 2)..];
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        ticks += fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    }
+    ticks
+}
+
+#[test]
+fn idle_cores_park_and_use_next_to_no_cpu() {
+    let ticks = on_cores(4, async {
+        let mut tids = Vec::new();
+        for core in 1..4 {
+            let tid = chanos::spawn_on(core, async {
+                // SAFETY: gettid has no preconditions.
+                unsafe { libc::syscall(libc::SYS_gettid) }
+            });
+            tids.push(tid.await);
+        }
+        let before = cpu_ticks(&tids);
+        chanos::time::sleep(chanos::time::Duration::from_millis(600)).await;
+        cpu_ticks(&tids) - before
+    });
+    // Three idle cores for 0.6 s: 180 ticks if they spun; parked, about 0.
+    assert!(ticks <= 6, "idle core threads used {ticks} ticks of CPU");
+}

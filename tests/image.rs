@@ -114,7 +114,7 @@ fn a_panicking_task_is_reported_and_exits_101() {
     assert_eq!(b.status, 101, "{}{}", b.stdout, b.stderr);
     assert!(
         b.stdout
-            .contains("chanos: task 1 \"worker\" panicked at apps/faults/src/main.rs"),
+            .contains("chanos: task 1 \"worker\" on core 0 panicked at apps/faults/src/main.rs"),
         "{}",
         b.stdout
     );

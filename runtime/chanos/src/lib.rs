@@ -61,7 +61,8 @@ pub mod time;
 
 pub use chanos_macros::{main, select};
 pub use executor::{
-    spawn, spawn_named, yield_now, BlockedTask, Deadlock, JoinHandle, Runtime, TaskName, YieldNow,
+    core, cores, spawn, spawn_named, spawn_on, spawn_on_named, spawn_spread, yield_now,
+    BlockedTask, CoreJoinHandle, Deadlock, JoinHandle, Runtime, TaskName, YieldNow,
 };
 pub use isolated::Isolated;
 pub use log;

@@ -3,7 +3,7 @@
 
 use super::context::{current, expect_current, fresh_executor, keep_spare, set_current};
 use super::task::{self, JoinHandle, TaskName};
-use super::{budget, Deadlock, Shared};
+use super::{budget, Deadlock, RunEnd, Shared};
 use crate::platform;
 use crate::Isolated;
 use core::future::Future;
@@ -17,6 +17,7 @@ use core::task::{Context, Poll};
 #[derive(Debug)]
 pub struct Runtime {
     seed: u64,
+    cores: usize,
 }
 
 impl Default for Runtime {
@@ -26,17 +27,43 @@ impl Default for Runtime {
 }
 
 impl Runtime {
-    /// A runtime whose `select!` choices are seeded from the platform.
+    /// A runtime on as many cores as `CHANOS_CORES` says, or else as the
+    /// process may use, whose `select!` choices are seeded from the platform.
+    ///
+    /// # Panics
+    /// When `CHANOS_CORES` is set but not a number from 1 to 1024.
     pub fn new() -> Self {
         Runtime {
             seed: platform::seed(),
+            cores: platform::default_cores(),
         }
     }
 
-    /// A runtime whose `select!` choices follow `seed`: the same program
-    /// makes the same choices.
+    /// A runtime on one core whose `select!` choices follow `seed`: the
+    /// same program makes the same choices.
     pub fn with_seed(seed: u64) -> Self {
-        Runtime { seed }
+        Runtime { seed, cores: 1 }
+    }
+
+    /// A runtime on `cores` cores (one executor on its own thread each),
+    /// seeded from the platform.
+    ///
+    /// # Panics
+    /// When `cores` is 0, or more than one in the image (which runs on one
+    /// core so far).
+    pub fn with_cores(cores: usize) -> Self {
+        Runtime::new().on_cores(cores)
+    }
+
+    /// This runtime, on `cores` cores; see [`Runtime::with_cores`].
+    pub fn on_cores(mut self, cores: usize) -> Self {
+        assert!(cores >= 1, "chanos: a runtime needs at least one core");
+        assert!(
+            cfg!(not(target_os = "none")) || cores == 1,
+            "chanos: the bootable image runs on one core so far"
+        );
+        self.cores = cores;
+        self
     }
 
     /// Runs `main` as the task named "main", with every task it spawns,
@@ -63,8 +90,24 @@ impl Runtime {
             }
         }
         let _reset = Reset(shared);
+        #[cfg(not(target_os = "none"))]
+        let others =
+            (self.cores > 1).then(|| super::core_threads::start(shared, self.cores, self.seed));
         let mut handle = task::spawn_on(shared, TaskName::Borrowed("main"), main);
-        shared.run(handle.index())?;
+        let end = shared.run(handle.index());
+        #[cfg(not(target_os = "none"))]
+        if let Some(others) = others {
+            match others.finish(shared, &end) {
+                super::core_threads::Ended::Main => {}
+                super::core_threads::Ended::Panic(payload) => std::panic::resume_unwind(payload),
+                super::core_threads::Ended::Deadlock(tasks) => return Err(Deadlock { tasks }),
+            }
+        }
+        match end {
+            RunEnd::MainDone => {}
+            RunEnd::Deadlock(deadlock) => return Err(deadlock),
+            RunEnd::Stopped => unreachable!("only another core stops core 0, and it said why"),
+        }
         let waker = core::task::Waker::noop();
         match Pin::new(&mut handle).poll(&mut Context::from_waker(waker)) {
             Poll::Ready(output) => Ok(output),

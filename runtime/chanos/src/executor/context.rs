@@ -13,7 +13,10 @@ core_local! {
 /// key), or none (the run has ended).
 pub(super) fn set_current(shared: Option<&'static Shared>) {
     match shared {
-        Some(shared) => super::share::start_key(shared),
+        Some(shared) => {
+            shared.parker.bind();
+            super::share::start_key(shared);
+        }
         None => {
             if let Some(previous) = CURRENT.with(Cell::get) {
                 super::share::end_key(previous);

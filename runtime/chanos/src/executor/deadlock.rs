@@ -17,8 +17,10 @@ pub struct Deadlock {
 /// One blocked task in a [`Deadlock`] report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlockedTask {
-    /// The task's number (its slot; `main` is 0).
+    /// The task's number (its slot on its core; `main` is 0 on core 0).
     pub id: u32,
+    /// The core the task runs on.
+    pub core: u32,
     /// The task's name.
     pub name: String,
     /// What it waits on, e.g. `receive on channel "requests" (capacity 0, made at src/main.rs:9:18)`.
@@ -26,7 +28,11 @@ pub struct BlockedTask {
 }
 
 impl BlockedTask {
-    pub(super) fn new(header: &Header, name_of: &dyn Fn(u32) -> Option<TaskName>) -> Self {
+    pub(super) fn new(
+        header: &Header,
+        core: u32,
+        name_of: &dyn Fn(u32) -> Option<TaskName>,
+    ) -> Self {
         let wait = header.wait.take();
         let mut waiting_on = String::new();
         let _ = match &wait {
@@ -46,6 +52,7 @@ impl BlockedTask {
         header.wait.set(wait); // a report only reads
         BlockedTask {
             id: header.index,
+            core,
             name: String::from(&*header.name),
             waiting_on,
         }
@@ -67,12 +74,13 @@ impl fmt::Display for Deadlock {
             "chanos: deadlock! all {} tasks are asleep and nothing can wake them:",
             self.tasks.len()
         )?;
+        let many_cores = self.tasks.iter().any(|t| t.core != 0);
         for task in &self.tasks {
-            writeln!(
-                f,
-                "  task {} {:?} waits to {}",
-                task.id, task.name, task.waiting_on
-            )?;
+            write!(f, "  task {} {:?} ", task.id, task.name)?;
+            if many_cores {
+                write!(f, "on core {} ", task.core)?;
+            }
+            writeln!(f, "waits to {}", task.waiting_on)?;
         }
         Ok(())
     }

@@ -20,6 +20,9 @@
 mod api;
 mod budget;
 mod context;
+#[cfg(not(target_os = "none"))]
+mod core_threads;
+mod cores;
 mod deadlock;
 mod services;
 mod share;
@@ -31,6 +34,7 @@ mod wait_note;
 
 pub use api::{spawn, spawn_named, yield_now, Runtime, YieldNow};
 pub(crate) use budget::poll_budget;
+pub use cores::{core, cores, spawn_on, spawn_on_named, spawn_spread, CoreJoinHandle};
 pub use deadlock::{BlockedTask, Deadlock};
 pub(crate) use services::{
     add_timer, cancel_timer, live_tasks, pending_timers, random_below, refresh_timer, service,
@@ -72,6 +76,11 @@ pub(crate) struct Shared {
     /// Channels other cores asked this one to share (`share`).
     share_requests: critical_section::Mutex<RefCell<Vec<share::ShareRequest>>>,
     share_pending: core::sync::atomic::AtomicBool,
+    /// Wake-ups and spawns pushed here by other threads and not yet taken:
+    /// a deadlock across cores needs this to be 0 on every core.
+    in_flight: core::sync::atomic::AtomicU32,
+    /// Tasks that other cores spawned onto this one (`cores::spawn_on`).
+    remote_spawns: critical_section::Mutex<RefCell<Vec<cores::RemoteSpawn>>>,
     // Only on the executor's thread (see `is_current`):
     slots: RefCell<Vec<&'static [Slot; CHUNK]>>,
     free: RefCell<Vec<u32>>,
@@ -91,6 +100,20 @@ pub(crate) struct Shared {
     wake_sources: Cell<u32>,
     /// Runtime services started on demand (the network task's handle).
     services: RefCell<Vec<Rc<dyn core::any::Any>>>,
+    /// This executor's core number, and its runtime's cores when it has
+    /// more than one.
+    core: Cell<u32>,
+    cores: Cell<Option<&'static cores::Cores>>,
+}
+
+/// How a run of one core's loop ended.
+enum RunEnd {
+    /// The task in slot `main` finished.
+    MainDone,
+    /// Another core ended the runtime (main done, a panic, a deadlock).
+    Stopped,
+    /// Nothing can run again (one core).
+    Deadlock(Deadlock),
 }
 
 // SAFETY: the fields not marked "any thread" are only touched by code that
@@ -111,6 +134,8 @@ impl Shared {
             key: core::sync::atomic::AtomicU32::new(0),
             share_requests: critical_section::Mutex::new(RefCell::new(Vec::new())),
             share_pending: core::sync::atomic::AtomicBool::new(false),
+            in_flight: core::sync::atomic::AtomicU32::new(0),
+            remote_spawns: critical_section::Mutex::new(RefCell::new(Vec::new())),
             slots: RefCell::new(Vec::new()),
             free: RefCell::new(Vec::new()),
             tasks: RefCell::new(Vec::new()),
@@ -123,6 +148,8 @@ impl Shared {
             rng: Cell::new(seed | 1),
             wake_sources: Cell::new(0),
             services: RefCell::new(Vec::new()),
+            core: Cell::new(0),
+            cores: Cell::new(None),
         }))
     }
 
@@ -178,18 +205,36 @@ impl Shared {
         {
             self.serve_share_requests();
         }
-        let woken =
-            critical_section::with(|cs| core::mem::take(&mut *self.injector.borrow_ref_mut(cs)));
+        let (woken, spawns) = critical_section::with(|cs| {
+            (
+                core::mem::take(&mut *self.injector.borrow_ref_mut(cs)),
+                core::mem::take(&mut *self.remote_spawns.borrow_ref_mut(cs)),
+            )
+        });
+        let taken = woken.len() + spawns.len();
         for index in woken {
             let slot = self.slot(index);
             slot.remote_queued
                 .store(false, core::sync::atomic::Ordering::Release);
             self.schedule(slot);
         }
+        for spawn in spawns {
+            spawn();
+        }
+        if taken > 0 {
+            // Only now: until they are on the run queue, they are in flight.
+            self.in_flight
+                .fetch_sub(taken as u32, core::sync::atomic::Ordering::AcqRel);
+        }
     }
 
     fn injector_is_empty(&self) -> bool {
-        critical_section::with(|cs| self.injector.borrow_ref(cs).is_empty())
+        self.in_flight.load(core::sync::atomic::Ordering::Acquire) == 0
+    }
+
+    /// Whether another core has ended the runtime (multi-core only).
+    fn stopping(&self) -> bool {
+        self.cores.get().is_some_and(cores::Cores::stopping)
     }
 
     fn pop_runnable(&self, lifo_streak: &mut u32) -> Option<&'static Slot> {
@@ -244,20 +289,24 @@ impl Shared {
         drop(ended);
     }
 
-    /// Runs until the task in slot `main` finishes, or nothing can run again.
-    fn run(&'static self, main: u32) -> Result<(), Deadlock> {
+    /// Runs until the task in slot `main` finishes, or nothing can run
+    /// again, or (with several cores) another core ends the runtime.
+    fn run(&'static self, main: u32) -> RunEnd {
         let mut polls_since_tick = 0u32;
         let mut lifo_streak = 0u32;
         loop {
             while let Some(slot) = self.pop_runnable(&mut lifo_streak) {
                 if self.poll_task(slot) && slot.index == main {
-                    return Ok(());
+                    return RunEnd::MainDone;
                 }
                 polls_since_tick += 1;
                 if polls_since_tick >= POLLS_PER_TICK {
                     polls_since_tick = 0;
                     self.timers.fire_due(platform::now_ns());
                     self.drain_injector();
+                    if self.stopping() {
+                        return RunEnd::Stopped;
+                    }
                 }
             }
             self.drain_injector();
@@ -267,17 +316,30 @@ impl Shared {
             if self.timers.fire_due(platform::now_ns()) > 0 {
                 continue;
             }
+            if self.stopping() {
+                return RunEnd::Stopped;
+            }
             match self.timers.next_live_deadline() {
                 Some(deadline) => self.parker.park(Some(deadline)),
                 None if self.wake_sources.get() > 0 => self.parker.park(None),
-                None if self.injector_is_empty() => return Err(self.deadlock_report()),
-                None => {}
+                None if !self.injector_is_empty() => {}
+                None => match self.cores.get() {
+                    None => return RunEnd::Deadlock(self.deadlock_report()),
+                    // Idle: parked until woken, unless every core is.
+                    Some(cores) => cores.idle(self),
+                },
             }
             self.drain_injector();
         }
     }
 
     fn deadlock_report(&self) -> Deadlock {
+        Deadlock {
+            tasks: self.blocked_tasks(),
+        }
+    }
+
+    fn blocked_tasks(&self) -> Vec<BlockedTask> {
         let tasks = self.tasks.borrow();
         let name_of = |index: u32| {
             tasks
@@ -285,12 +347,12 @@ impl Shared {
                 .and_then(Option::as_ref)
                 .map(|t| t.header().name.clone())
         };
-        let blocked = tasks
+        let core = self.core.get();
+        tasks
             .iter()
             .flatten()
-            .map(|t| BlockedTask::new(t.header(), &name_of))
-            .collect();
-        Deadlock { tasks: blocked }
+            .map(|t| BlockedTask::new(t.header(), core, &name_of))
+            .collect()
     }
 
     /// Drops every task that is left, then forgets the executor's state.
@@ -340,6 +402,11 @@ impl Shared {
         self.wait_noted.set(false);
         self.rng.set(seed | 1);
         self.wake_sources.set(0);
+        self.in_flight
+            .store(0, core::sync::atomic::Ordering::Relaxed);
+        critical_section::with(|cs| self.remote_spawns.borrow_ref_mut(cs).clear());
+        self.core.set(0);
+        self.cores.set(None);
     }
 
     fn for_each_slot(&self, mut f: impl FnMut(&'static Slot)) {

@@ -86,6 +86,9 @@ impl Slot {
     fn wake_remote(&'static self) {
         let shared = self.shared;
         if !self.remote_queued.swap(true, Ordering::AcqRel) {
+            // Counted before it is visible, so that no core can see every
+            // core idle while this wake-up is on its way (`cores`).
+            shared.in_flight.fetch_add(1, Ordering::AcqRel);
             critical_section::with(|cs| shared.injector.borrow_ref_mut(cs).push(self.index));
             shared.parker.unpark();
         }

@@ -60,11 +60,16 @@ fn note_chan_wait(header: &task::Header, op: ChanOp, chan: Arc<dyn Labelled>) {
     header.set_wait(WaitOn::Chan(op, chan));
 }
 
-/// "task 3 \"worker\"" for the task running now, or "the runtime" outside tasks.
+/// "task 3 \"worker\" on core 1" for the task running now, or "the runtime" outside tasks.
 pub(crate) fn describe_running() -> alloc::string::String {
     let running = current().and_then(|shared| {
         let header = shared.running_header()?;
-        Some(alloc::format!("task {} {:?}", header.index, header.name))
+        Some(alloc::format!(
+            "task {} {:?} on core {}",
+            header.index,
+            header.name,
+            shared.core.get()
+        ))
     });
     running.unwrap_or_else(|| "the runtime".into())
 }

@@ -56,15 +56,22 @@ pub(crate) fn resident_bytes() -> Option<u64> {
 /// Puts the executor's thread to sleep; `unpark` may come from any thread.
 #[derive(Debug)]
 pub(crate) struct Parker {
-    thread: std::thread::Thread,
+    /// The thread that parks: the one running the executor now (`bind`).
+    thread: std::sync::Mutex<std::thread::Thread>,
 }
 
 impl Parker {
     /// A parker for the calling thread.
     pub(crate) fn new() -> Self {
         Parker {
-            thread: std::thread::current(),
+            thread: std::sync::Mutex::new(std::thread::current()),
         }
+    }
+
+    /// Makes the calling thread the one that parks (an executor made on one
+    /// thread may run on another: a core's).
+    pub(crate) fn bind(&self) {
+        *self.thread.lock().unwrap_or_else(|e| e.into_inner()) = std::thread::current();
     }
 
     /// Sleeps until `unpark` or the deadline. An `unpark` that came first
@@ -82,7 +89,10 @@ impl Parker {
     }
 
     pub(crate) fn unpark(&self) {
-        self.thread.unpark();
+        self.thread
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .unpark();
     }
 }
 
@@ -125,6 +135,18 @@ pub(crate) fn seed() -> u64 {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(0x5eed),
+    }
+}
+
+/// How many cores a runtime uses unless told: `CHANOS_CORES`, or else as
+/// many as this process may use.
+pub(crate) fn default_cores() -> usize {
+    match std::env::var("CHANOS_CORES") {
+        Ok(text) => match text.trim().parse::<usize>() {
+            Ok(n @ 1..=1024) => n,
+            _ => panic!("chanos: CHANOS_CORES must be a number from 1 to 1024, not {text:?}"),
+        },
+        Err(_) => std::thread::available_parallelism().map_or(1, usize::from),
     }
 }
 

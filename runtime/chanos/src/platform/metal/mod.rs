@@ -314,9 +314,17 @@ impl Parker {
         apic::idle();
     }
 
+    /// The image has one core: the parker is always its own.
+    pub(crate) fn bind(&self) {}
+
     pub(crate) fn unpark(&self) {
         UNPARKED.store(true, Ordering::Release);
     }
+}
+
+/// How many cores a runtime uses: one, so far.
+pub(crate) fn default_cores() -> usize {
+    1
 }
 
 /// A spinning wait's back-off: with one core, nothing else to run.
