@@ -18,6 +18,7 @@ IMAGE_ICOUNT = "chanos image (QEMU -icount)"
 # metric: (what one operation is, lower_is_better)
 METRICS = {
     "pingpong_rendezvous_rt": ("ping-pong round trip, rendezvous (two handoffs)", True),
+    "cross_core_rt": ("round trip between core 0 and core 1, rendezvous", True),
     "pingpong_cap1_rt": ("ping-pong round trip, capacity 1", True),
     "yield": ("yield, another task runnable", True),
     "spawn_join": ("spawn + join", True),

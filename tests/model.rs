@@ -7,7 +7,9 @@
 //!    process network) has one outcome whatever the schedule, which a small
 //!    fixpoint model computes: how far each task gets, what every receive
 //!    returns, and which tasks block forever. The run must match it exactly,
-//!    deadlock report included.
+//!    deadlock report included, with the tasks spread over 1 to 4 cores at
+//!    random (the outcome does not depend on the schedule, so neither on
+//!    the cores).
 //! 2. `selects_lose_nothing`: several producers and consumers share channels,
 //!    sending through `select!` send arms (with `default` and timeouts) and
 //!    receiving through `select!` over every channel, with an early `close`.
@@ -26,7 +28,7 @@
 
 use chanos::chan::{self, Receiver, Sender};
 use chanos::time::{self, Duration};
-use chanos::{select, spawn_named, Runtime};
+use chanos::{select, spawn_named, spawn_on_named, Runtime};
 use proptest::prelude::*;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -47,6 +49,9 @@ struct Network {
     producer: Vec<usize>,
     consumer: Vec<usize>,
     scripts: Vec<Vec<Op>>,
+    /// How many cores the runtime has, and the core of each task.
+    cores: usize,
+    placement: Vec<usize>,
 }
 
 fn network() -> impl Strategy<Value = Network> {
@@ -60,9 +65,12 @@ fn network() -> impl Strategy<Value = Network> {
                     proptest::collection::vec((0..chans, 0u8..10), 0..12),
                     tasks,
                 ),
+                (1usize..=4).prop_flat_map(move |cores| {
+                    (Just(cores), proptest::collection::vec(0..cores, tasks))
+                }),
             )
         })
-        .prop_map(|(caps, producer, consumer, raw)| {
+        .prop_map(|(caps, producer, consumer, raw, (cores, placement))| {
             let scripts = raw
                 .iter()
                 .enumerate()
@@ -87,6 +95,8 @@ fn network() -> impl Strategy<Value = Network> {
                 producer,
                 consumer,
                 scripts,
+                cores,
+                placement,
             }
         })
 }
@@ -196,54 +206,56 @@ fn run_network(net: &Network) -> (Vec<Vec<Outcome>>, Result<(), chanos::Deadlock
         Rc::new(RefCell::new(vec![Vec::new(); net.scripts.len()]));
     let record = seen.clone();
     let net = net.clone();
-    let result = Runtime::with_seed(3).block_on(async move {
-        let mut ends: Vec<Ends> = (0..net.scripts.len())
-            .map(|_| Ends {
-                senders: BTreeMap::new(),
-                receivers: BTreeMap::new(),
-            })
-            .collect();
-        for (c, &cap) in net.caps.iter().enumerate() {
-            let name: &'static str = Box::leak(format!("c{c}").into_boxed_str());
-            let (tx, rx) = chan::bounded_named::<u64>(cap, name);
-            ends[net.producer[c]].senders.insert(c, tx);
-            ends[net.consumer[c]].receivers.insert(c, rx);
-        }
-        let (log_tx, log_rx) = chan::bounded_named::<(usize, Outcome)>(4096, "log");
-        let (keep_tx, keep_rx) = chan::bounded::<Ends>(64);
-        for (t, my_ends) in ends.into_iter().enumerate() {
-            let script = net.scripts[t].clone();
-            let (log, keep) = (log_tx.clone(), keep_tx.clone());
-            spawn_named(format!("t{t}"), async move {
-                let mut next_value: BTreeMap<usize, u64> = BTreeMap::new();
-                for op in script {
-                    let outcome = match op {
-                        Op::Send(c) => {
-                            let n = next_value.entry(c).or_default();
-                            let value = *n;
-                            *n += 1;
-                            match my_ends.senders[&c].send(value).await {
-                                Ok(()) => Outcome::Sent,
-                                Err(chan::SendError(v)) => Outcome::SendRefused(v),
+    let result = Runtime::with_seed(3)
+        .on_cores(net.cores)
+        .block_on(async move {
+            let mut ends: Vec<Ends> = (0..net.scripts.len())
+                .map(|_| Ends {
+                    senders: BTreeMap::new(),
+                    receivers: BTreeMap::new(),
+                })
+                .collect();
+            for (c, &cap) in net.caps.iter().enumerate() {
+                let name: &'static str = Box::leak(format!("c{c}").into_boxed_str());
+                let (tx, rx) = chan::bounded_named::<u64>(cap, name);
+                ends[net.producer[c]].senders.insert(c, tx);
+                ends[net.consumer[c]].receivers.insert(c, rx);
+            }
+            let (log_tx, log_rx) = chan::bounded_named::<(usize, Outcome)>(4096, "log");
+            let (keep_tx, keep_rx) = chan::bounded::<Ends>(64);
+            for (t, my_ends) in ends.into_iter().enumerate() {
+                let script = net.scripts[t].clone();
+                let (log, keep) = (log_tx.clone(), keep_tx.clone());
+                spawn_on_named(net.placement[t], format!("t{t}"), async move {
+                    let mut next_value: BTreeMap<usize, u64> = BTreeMap::new();
+                    for op in script {
+                        let outcome = match op {
+                            Op::Send(c) => {
+                                let n = next_value.entry(c).or_default();
+                                let value = *n;
+                                *n += 1;
+                                match my_ends.senders[&c].send(value).await {
+                                    Ok(()) => Outcome::Sent,
+                                    Err(chan::SendError(v)) => Outcome::SendRefused(v),
+                                }
                             }
-                        }
-                        Op::Recv(c) => Outcome::Received(my_ends.receivers[&c].recv().await),
-                        Op::Close(c) => {
-                            my_ends.senders[&c].close();
-                            Outcome::Closed
-                        }
-                    };
-                    log.send((t, outcome)).await.expect("main keeps the log");
-                }
-                keep.send(my_ends).await.expect("main keeps the ends");
-            });
-        }
-        drop((log_tx, keep_tx));
-        while let Some((t, outcome)) = log_rx.recv().await {
-            record.borrow_mut()[t].push(outcome);
-        }
-        drop(keep_rx);
-    });
+                            Op::Recv(c) => Outcome::Received(my_ends.receivers[&c].recv().await),
+                            Op::Close(c) => {
+                                my_ends.senders[&c].close();
+                                Outcome::Closed
+                            }
+                        };
+                        log.send((t, outcome)).await.expect("main keeps the log");
+                    }
+                    keep.send(my_ends).await.expect("main keeps the ends");
+                });
+            }
+            drop((log_tx, keep_tx));
+            while let Some((t, outcome)) = log_rx.recv().await {
+                record.borrow_mut()[t].push(outcome);
+            }
+            drop(keep_rx);
+        });
     let seen = seen.borrow().clone();
     (seen, result)
 }
@@ -270,12 +282,17 @@ proptest! {
             Ok(()) => prop_assert!(blocked.is_empty(), "model blocks {:?} but the run ended", blocked),
             Err(deadlock) => {
                 prop_assert!(!blocked.is_empty(), "unexpected {}", deadlock);
-                let names: Vec<&str> = deadlock.tasks.iter().map(|t| t.name.as_str()).collect();
+                // The report lists tasks by core, then number: put them in
+                // the model's order (main, then t0, t1, ...).
+                let mut tasks = deadlock.tasks.clone();
+                tasks.sort_by_key(|t| t.name.strip_prefix('t').and_then(|n| n.parse::<usize>().ok()));
+                let names: Vec<&str> = tasks.iter().map(|t| t.name.as_str()).collect();
                 let mut expected = vec!["main".to_string()];
                 expected.extend(blocked.iter().map(|t| format!("t{t}")));
                 prop_assert_eq!(names, expected.iter().map(String::as_str).collect::<Vec<_>>());
-                prop_assert!(deadlock.tasks[0].waiting_on.starts_with("receive on channel \"log\""));
-                for (task, &t) in deadlock.tasks[1..].iter().zip(&blocked) {
+                prop_assert!(tasks[0].waiting_on.starts_with("receive on channel \"log\""));
+                for (task, &t) in tasks[1..].iter().zip(&blocked) {
+                    prop_assert_eq!(task.core as usize, net.placement[t], "{} is on its core", &task.name);
                     let op = net.scripts[t][model.progress[t]];
                     prop_assert!(
                         task.waiting_on.starts_with(&describe(op)),

@@ -3,7 +3,7 @@
 //! channels (or only the kind named), and print the mean round trip (two
 //! handoffs) as `bench pingpong_<kind>_rt <ns> ns`. `cross` bounces over
 //! rendezvous channels between a task on core 0 and one on core 1
-//! (`CHANOS_CORES` at least 2): `bench pingpong_cross_core_rt <ns> ns`.
+//! (`CHANOS_CORES` at least 2): `bench cross_core_rt <ns> ns`.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 use chanos::chan;
@@ -57,7 +57,7 @@ async fn main() {
             chanos::env::exit(64);
         }
         let rt = bounce(0, rounds, 1).await;
-        println!("bench pingpong_cross_core_rt {rt:.1} ns");
+        println!("bench cross_core_rt {rt:.1} ns");
     }
     if rendezvous {
         let rt = bounce(0, rounds, 0).await;

@@ -28,6 +28,7 @@ pub(super) fn start(main_core: &'static Shared, n: usize, seed: u64) -> Started 
         stop: AtomicU8::new(RUNNING),
         idle: Mutex::new(Cell::new(0)),
         report: Mutex::new(RefCell::new(Vec::new())),
+        reported: AtomicU32::new(0),
         panic: Mutex::new(RefCell::new(None)),
         finished: AtomicU32::new(0),
         next_spread: AtomicU32::new(0),

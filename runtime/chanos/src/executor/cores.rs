@@ -53,6 +53,8 @@ pub(super) struct Cores {
     pub(super) idle: Mutex<Cell<u32>>,
     /// The blocked tasks of every core, once `stop` is `DEADLOCKED`.
     pub(super) report: Mutex<RefCell<Vec<BlockedTask>>>,
+    /// How many cores have added their part to `report`.
+    pub(super) reported: AtomicU32,
     /// The first panic of a task on a core other than 0, for core 0 to
     /// resume (`block_on` then panics as with one core).
     pub(super) panic: Mutex<RefCell<Option<Box<dyn core::any::Any + Send>>>>,
@@ -95,7 +97,7 @@ impl Cores {
         if everyone_asleep {
             self.end(DEADLOCKED);
         } else if !self.stopping() {
-            shared.parker.park(None);
+            shared.park(None);
         }
         critical_section::with(|cs| {
             let idle = self.idle.borrow(cs);
@@ -103,11 +105,20 @@ impl Cores {
         });
     }
 
-    /// After a core's run loop: its part of a deadlock report.
+    /// After a core's run loop: its part of a deadlock report. Then it
+    /// waits for every core's part before it drops its tasks: their drops
+    /// close channels, which would let tasks on cores that have not
+    /// reported yet run on, and leave the report.
     pub(super) fn add_report(&self, shared: &Shared) {
-        if self.stop.load(Ordering::Acquire) == DEADLOCKED {
-            let mut blocked = shared.blocked_tasks();
-            critical_section::with(|cs| self.report.borrow_ref_mut(cs).append(&mut blocked));
+        if self.stop.load(Ordering::Acquire) != DEADLOCKED {
+            return;
+        }
+        let mut blocked = shared.blocked_tasks();
+        critical_section::with(|cs| self.report.borrow_ref_mut(cs).append(&mut blocked));
+        self.reported.fetch_add(1, Ordering::AcqRel);
+        while self.reported.load(Ordering::Acquire) < self.executors.len() as u32 {
+            super::serve_share_requests();
+            crate::platform::yield_now();
         }
     }
 }
@@ -148,8 +159,7 @@ pub fn core() -> usize {
 }
 
 /// The result of a task spawned with [`spawn_on`] or [`spawn_spread`]:
-/// await it for the task's output.
-#[must_use = "dropping the handle lets the task run on, detached"]
+/// await it for the task's output, or drop it to let the task run on, detached.
 pub struct CoreJoinHandle<T> {
     inner: Join<T>,
 }
@@ -248,6 +258,7 @@ where
     // Counted before it is visible (see the module documentation).
     target.in_flight.fetch_add(1, Ordering::AcqRel);
     critical_section::with(|cs| target.remote_spawns.borrow_ref_mut(cs).push(spawn));
+    target.spawns_pending.store(true, Ordering::Release);
     target.parker.unpark();
     CoreJoinHandle {
         inner: Join::There { output: rx, core },

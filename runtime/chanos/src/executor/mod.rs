@@ -69,8 +69,13 @@ const POLLS_PER_TICK: u32 = 61;
 /// fuzzer) does not leak one each time.
 pub(crate) struct Shared {
     // Reached from any thread or interrupt:
-    injector: critical_section::Mutex<RefCell<Vec<u32>>>,
+    /// The injector: slots woken from other threads or interrupts, as a
+    /// lock-free stack linked through `Slot::remote_next` (`remote_push`).
+    remote_head: core::sync::atomic::AtomicU32,
     parker: Parker,
+    /// Whether the executor's thread is about to park or parked, so that a
+    /// remote wake-up unparks it only then (`park`, `unpark_if_sleeping`).
+    sleeping: core::sync::atomic::AtomicBool,
     /// The key of the core run using this executor (0 between runs).
     key: core::sync::atomic::AtomicU32,
     /// Channels other cores asked this one to share (`share`).
@@ -81,6 +86,8 @@ pub(crate) struct Shared {
     in_flight: core::sync::atomic::AtomicU32,
     /// Tasks that other cores spawned onto this one (`cores::spawn_on`).
     remote_spawns: critical_section::Mutex<RefCell<Vec<cores::RemoteSpawn>>>,
+    /// Whether `remote_spawns` may hold some (so a drain skips the lock).
+    spawns_pending: core::sync::atomic::AtomicBool,
     // Only on the executor's thread (see `is_current`):
     slots: RefCell<Vec<&'static [Slot; CHUNK]>>,
     free: RefCell<Vec<u32>>,
@@ -118,8 +125,8 @@ enum RunEnd {
 
 // SAFETY: the fields not marked "any thread" are only touched by code that
 // runs on the executor's thread, which every path from a waker checks first
-// with `is_current`; the injector is behind a critical section and the parker
-// is thread-safe.
+// with `is_current`; the injector is atomics, remote spawns are behind a
+// critical section, and the parker is thread-safe.
 #[allow(unsafe_code)]
 unsafe impl Sync for Shared {}
 // SAFETY: as above; `Shared` is only ever used through `&'static Shared`.
@@ -129,13 +136,15 @@ unsafe impl Send for Shared {}
 impl Shared {
     fn leak(seed: u64) -> &'static Shared {
         alloc::boxed::Box::leak(alloc::boxed::Box::new(Shared {
-            injector: critical_section::Mutex::new(RefCell::new(Vec::new())),
+            remote_head: core::sync::atomic::AtomicU32::new(slot::NO_SLOT),
             parker: Parker::new(),
+            sleeping: core::sync::atomic::AtomicBool::new(false),
             key: core::sync::atomic::AtomicU32::new(0),
             share_requests: critical_section::Mutex::new(RefCell::new(Vec::new())),
             share_pending: core::sync::atomic::AtomicBool::new(false),
             in_flight: core::sync::atomic::AtomicU32::new(0),
             remote_spawns: critical_section::Mutex::new(RefCell::new(Vec::new())),
+            spawns_pending: core::sync::atomic::AtomicBool::new(false),
             slots: RefCell::new(Vec::new()),
             free: RefCell::new(Vec::new()),
             tasks: RefCell::new(Vec::new()),
@@ -199,25 +208,26 @@ impl Shared {
     }
 
     fn drain_injector(&self) {
-        if self
-            .share_pending
-            .load(core::sync::atomic::Ordering::Acquire)
-        {
+        use core::sync::atomic::Ordering;
+        if self.share_pending.load(Ordering::Acquire) {
             self.serve_share_requests();
         }
-        let (woken, spawns) = critical_section::with(|cs| {
-            (
-                core::mem::take(&mut *self.injector.borrow_ref_mut(cs)),
-                core::mem::take(&mut *self.remote_spawns.borrow_ref_mut(cs)),
-            )
-        });
-        let taken = woken.len() + spawns.len();
-        for index in woken {
-            let slot = self.slot(index);
-            slot.remote_queued
-                .store(false, core::sync::atomic::Ordering::Release);
-            self.schedule(slot);
+        if self.in_flight.load(Ordering::Acquire) == 0 {
+            return; // nothing pushed: no atomic read-modify-write, no lock
         }
+        let mut taken = 0;
+        let mut next = self.remote_head.swap(slot::NO_SLOT, Ordering::Acquire);
+        while next != slot::NO_SLOT {
+            let slot = self.slot(next);
+            next = slot.remote_next.load(Ordering::Relaxed);
+            slot.remote_queued.store(false, Ordering::Release);
+            self.schedule(slot);
+            taken += 1;
+        }
+        let spawns = critical_section::with(|cs| {
+            core::mem::take(&mut *self.remote_spawns.borrow_ref_mut(cs))
+        });
+        taken += spawns.len();
         for spawn in spawns {
             spawn();
         }
@@ -230,6 +240,27 @@ impl Shared {
 
     fn injector_is_empty(&self) -> bool {
         self.in_flight.load(core::sync::atomic::Ordering::Acquire) == 0
+    }
+
+    /// Parks until `unpark` or the deadline, unless a wake-up, spawn or
+    /// share request is already in: announced first (`sleeping`), checked
+    /// second, so that a waker that does not see the announcement has
+    /// pushed before the check, and one that sees it unparks.
+    fn park(&self, deadline: Option<u64>) {
+        use core::sync::atomic::Ordering;
+        self.sleeping.store(true, Ordering::SeqCst);
+        if self.in_flight.load(Ordering::SeqCst) == 0 && !self.share_pending.load(Ordering::SeqCst)
+        {
+            self.parker.park(deadline);
+        }
+        self.sleeping.store(false, Ordering::Relaxed);
+    }
+
+    /// Unparks the executor's thread if it parks (see `park`).
+    fn unpark_if_sleeping(&self) {
+        if self.sleeping.load(core::sync::atomic::Ordering::SeqCst) {
+            self.parker.unpark();
+        }
     }
 
     /// Whether another core has ended the runtime (multi-core only).
@@ -320,8 +351,8 @@ impl Shared {
                 return RunEnd::Stopped;
             }
             match self.timers.next_live_deadline() {
-                Some(deadline) => self.parker.park(Some(deadline)),
-                None if self.wake_sources.get() > 0 => self.parker.park(None),
+                Some(deadline) => self.park(Some(deadline)),
+                None if self.wake_sources.get() > 0 => self.park(None),
                 None if !self.injector_is_empty() => {}
                 None => match self.cores.get() {
                     None => return RunEnd::Deadlock(self.deadlock_report()),
@@ -394,7 +425,8 @@ impl Shared {
                 .store(false, core::sync::atomic::Ordering::Relaxed);
         });
         critical_section::with(|cs| {
-            self.injector.borrow_ref_mut(cs).clear();
+            self.remote_head
+                .store(slot::NO_SLOT, core::sync::atomic::Ordering::Relaxed);
             self.share_requests.borrow_ref_mut(cs).clear();
         });
         self.running.set(core::ptr::null());
@@ -405,6 +437,8 @@ impl Shared {
         self.in_flight
             .store(0, core::sync::atomic::Ordering::Relaxed);
         critical_section::with(|cs| self.remote_spawns.borrow_ref_mut(cs).clear());
+        self.spawns_pending
+            .store(false, core::sync::atomic::Ordering::Relaxed);
         self.core.set(0);
         self.cores.set(None);
     }

@@ -15,9 +15,10 @@
 //!   ([`Shared::is_current`]), waking sets the slot's `queued` flag and puts
 //!   the slot on the run queue: plain memory, no atomics.
 //! - From another thread or an interrupt handler, waking sets the atomic
-//!   `remote_queued` flag, pushes the slot index to the injector inside a
-//!   critical section and unparks the executor, which moves it to the run
-//!   queue. Those paths touch only atomics and the critical-section mutex.
+//!   `remote_queued` flag, pushes the slot onto the injector (a lock-free
+//!   stack linked through `remote_next`) and unparks the executor if it
+//!   sleeps; the executor moves it to the run queue. Those paths touch
+//!   only atomics (and the parker).
 
 // The waker vtable and the leaked slots are this module's whole concern.
 #![allow(unsafe_code)]
@@ -26,11 +27,14 @@ use super::task::ErasedTask;
 use super::Shared;
 use core::cell::Cell;
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use core::task::{RawWaker, RawWakerVTable, Waker};
 
 /// Slots come in chunks of this many, allocated once and never freed.
 pub(crate) const CHUNK: usize = 64;
+
+/// No slot: the bottom of the injector's stack.
+pub(crate) const NO_SLOT: u32 = u32::MAX;
 
 /// The wake-up state of one task slot.
 pub(crate) struct Slot {
@@ -40,6 +44,8 @@ pub(crate) struct Slot {
     pub(crate) queued: Cell<bool>,
     /// In the injector already (any thread).
     pub(crate) remote_queued: AtomicBool,
+    /// The next slot down the injector's stack (`NO_SLOT` at its bottom).
+    pub(crate) remote_next: AtomicU32,
     /// The task in this slot (executor thread only), the same one the
     /// executor's task table owns: polling it needs no table look-up.
     pub(crate) task: Cell<Option<NonNull<dyn ErasedTask>>>,
@@ -59,6 +65,7 @@ impl Slot {
             index: first + i as u32,
             queued: Cell::new(false),
             remote_queued: AtomicBool::new(false),
+            remote_next: AtomicU32::new(NO_SLOT),
             task: Cell::new(None),
         })))
     }
@@ -88,9 +95,24 @@ impl Slot {
         if !self.remote_queued.swap(true, Ordering::AcqRel) {
             // Counted before it is visible, so that no core can see every
             // core idle while this wake-up is on its way (`cores`).
-            shared.in_flight.fetch_add(1, Ordering::AcqRel);
-            critical_section::with(|cs| shared.injector.borrow_ref_mut(cs).push(self.index));
-            shared.parker.unpark();
+            shared.in_flight.fetch_add(1, Ordering::SeqCst);
+            // A lock-free push (a Treiber stack): only the executor pops,
+            // and it takes the whole stack at once, so there is no ABA.
+            // `remote_queued` keeps a slot on the stack at most once.
+            let mut head = shared.remote_head.load(Ordering::Relaxed);
+            loop {
+                self.remote_next.store(head, Ordering::Relaxed);
+                match shared.remote_head.compare_exchange_weak(
+                    head,
+                    self.index,
+                    Ordering::Release,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => break,
+                    Err(now) => head = now,
+                }
+            }
+            shared.unpark_if_sleeping();
         }
     }
 }

@@ -11,7 +11,11 @@
 //! - `throughput P N`, `throughput-crossbeam P N`: P producers, one consumer,
 //!   capacity 1024;
 //! - `counter-atomic N`, `counter-mutex N`: two threads add one N times in
-//!   all to a shared counter (the shared-memory way of `counter_via_task`).
+//!   all to a shared counter (the shared-memory way of `counter_via_task`);
+//! - `cacheline N`: two threads pinned to CPUs 0 and 1 bounce one atomic
+//!   word, each waiting for the other's store: the raw round trip of a
+//!   cache line between two cores, the floor of any cross-core handoff
+//!   (`bench cross_core_rt`).
 
 use peers::{arg, ns_per_op, report, usage_error};
 use std::io::{Read, Write};
@@ -192,6 +196,44 @@ fn counter(n: u64, with_mutex: bool) {
     report(metric, ns, "ns");
 }
 
+/// Pins the calling thread to `cpu` (best effort: unpinned if refused).
+fn pin_to(cpu: usize) {
+    // SAFETY: `set` is a plain bit set, zeroed then filled by CPU_SET, and
+    // sched_setaffinity only reads it for this thread (0).
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+}
+
+fn cacheline_round_trips(n: u64) -> f64 {
+    let word = Arc::new(AtomicU64::new(0));
+    let echo = {
+        let word = word.clone();
+        thread::spawn(move || {
+            pin_to(1);
+            for i in 0..n {
+                while word.load(Ordering::Acquire) != 2 * i + 1 {
+                    std::hint::spin_loop();
+                }
+                word.store(2 * i + 2, Ordering::Release);
+            }
+        })
+    };
+    pin_to(0);
+    let start = Instant::now();
+    for i in 0..n {
+        word.store(2 * i + 1, Ordering::Release);
+        while word.load(Ordering::Acquire) != 2 * i + 2 {
+            std::hint::spin_loop();
+        }
+    }
+    let ns = ns_per_op(start, n);
+    echo.join().unwrap();
+    ns
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let n = arg(&args, 1, 100_000);
@@ -240,6 +282,7 @@ fn main() {
         ),
         Some("counter-atomic") => counter(n, false),
         Some("counter-mutex") => counter(n, true),
+        Some("cacheline") => report("cross_core_rt", cacheline_round_trips(n), "ns"),
         _ => usage_error("usage: peer-threads MODE [N] (see the source's header for modes)"),
     }
 }
