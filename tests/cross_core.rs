@@ -314,3 +314,51 @@ fn idle_cores_park_and_use_next_to_no_cpu() {
     // Three idle cores for 0.6 s: 180 ticks if they spun; parked, about 0.
     assert!(ticks <= 6, "idle core threads used {ticks} ticks of CPU");
 }
+
+#[test]
+fn a_ring_of_handoffs_over_every_core_runs_for_a_while_without_a_false_deadlock() {
+    // A token goes round a ring of tasks on 3 cores; between handoffs every
+    // core is often idle with the token on its way, the moment a deadlock
+    // check must not misjudge. CHANOS_SOAK_SECS makes it run longer.
+    let secs: u64 = std::env::var("CHANOS_SOAK_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
+    let laps = on_cores(3, async move {
+        const RING: usize = 6;
+        let (txs, rxs): (Vec<_>, Vec<_>) = (0..RING).map(|_| chan::bounded::<u64>(0)).unzip();
+        let mut rxs: Vec<Option<_>> = rxs.into_iter().map(Some).collect();
+        for i in 1..RING {
+            let rx = rxs[i].take().unwrap();
+            let tx = txs[(i + 1) % RING].clone();
+            // Detached: the ring ends when main's ends are dropped.
+            drop(chanos::spawn_on_named(
+                i % 3,
+                format!("ring {i}"),
+                async move {
+                    while let Some(token) = rx.recv().await {
+                        if token % 7 == 0 {
+                            yield_now().await;
+                        }
+                        if tx.send(token + 1).await.is_err() {
+                            break;
+                        }
+                    }
+                },
+            ));
+        }
+        let (first, last) = (txs[1].clone(), rxs[0].take().unwrap());
+        drop(txs);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        let mut laps = 0u64;
+        let mut token = 0;
+        while std::time::Instant::now() < deadline {
+            first.send(token).await.unwrap();
+            token = last.recv().await.expect("the ring is alive");
+            laps += 1;
+        }
+        assert_eq!(token, laps * (RING as u64 - 1), "every hop added one");
+        laps
+    });
+    assert!(laps > 0);
+}
