@@ -218,7 +218,7 @@ impl<T> Sender<T> {
 
     /// How many values the channel buffers (0 for a rendezvous).
     pub fn capacity(&self) -> usize {
-        self.chan.state.lock().capacity()
+        self.chan.label.capacity // fixed when made: no lock
     }
 }
 
@@ -261,7 +261,7 @@ impl<T> Receiver<T> {
 
     /// How many values the channel buffers (0 for a rendezvous).
     pub fn capacity(&self) -> usize {
-        self.chan.state.lock().capacity()
+        self.chan.label.capacity // fixed when made: no lock
     }
 }
 

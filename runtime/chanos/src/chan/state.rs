@@ -136,10 +136,6 @@ impl<T> ChannelState<T> {
         }
     }
 
-    pub(crate) fn capacity(&self) -> usize {
-        self.cap
-    }
-
     pub(crate) fn len(&self) -> usize {
         self.buf.len()
     }

@@ -4,6 +4,7 @@
 
 use super::context::set_current;
 use super::cores::{Cores, DEADLOCKED, MAIN_DONE, PANICKED, RUNNING};
+use super::share::wait_answering_share_requests;
 use super::{budget, BlockedTask, RunEnd, Shared};
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -90,11 +91,9 @@ impl Started {
             cores.add_report(main_core);
         }
         let threads = core::mem::take(&mut self.threads);
-        while cores.finished.load(Ordering::Acquire) < threads.len() as u32 {
-            // Their tasks' drops may ask to share channels made here.
-            super::serve_share_requests();
-            std::thread::yield_now();
-        }
+        // Their tasks' drops may ask to share channels made here.
+        let others = threads.len() as u32;
+        wait_answering_share_requests(|| cores.finished.load(Ordering::Acquire) == others);
         threads.into_iter().for_each(|t| drop(t.join()));
         main_core.cores.set(None);
         if let Some(payload) = critical_section::with(|cs| cores.panic.borrow_ref_mut(cs).take()) {
@@ -117,10 +116,7 @@ impl Drop for Started {
         if !self.threads.is_empty() {
             self.cores.end(PANICKED);
             let others = self.threads.len() as u32;
-            while self.cores.finished.load(Ordering::Acquire) < others {
-                super::serve_share_requests();
-                std::thread::yield_now();
-            }
+            wait_answering_share_requests(|| self.cores.finished.load(Ordering::Acquire) == others);
         }
     }
 }

@@ -24,6 +24,7 @@
 #![cfg_attr(target_os = "none", allow(dead_code))]
 
 use super::context::{current, expect_current};
+use super::share::wait_answering_share_requests;
 use super::task::{self, JoinHandle, TaskName};
 use super::{BlockedTask, Shared};
 use crate::chan::{self, Receiver};
@@ -116,10 +117,8 @@ impl Cores {
         let mut blocked = shared.blocked_tasks();
         critical_section::with(|cs| self.report.borrow_ref_mut(cs).append(&mut blocked));
         self.reported.fetch_add(1, Ordering::AcqRel);
-        while self.reported.load(Ordering::Acquire) < self.executors.len() as u32 {
-            super::serve_share_requests();
-            crate::platform::yield_now();
-        }
+        let all = self.executors.len() as u32;
+        wait_answering_share_requests(|| self.reported.load(Ordering::Acquire) == all);
     }
 }
 

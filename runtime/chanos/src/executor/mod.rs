@@ -70,7 +70,8 @@ const POLLS_PER_TICK: u32 = 61;
 pub(crate) struct Shared {
     // Reached from any thread or interrupt:
     /// The injector: slots woken from other threads or interrupts, as a
-    /// lock-free stack linked through `Slot::remote_next` (`remote_push`).
+    /// lock-free stack linked through `Slot::remote_next` (pushed by
+    /// `Slot::wake_remote`).
     remote_head: core::sync::atomic::AtomicU32,
     parker: Parker,
     /// Whether the executor's thread is about to park or parked, so that a
@@ -224,12 +225,16 @@ impl Shared {
             self.schedule(slot);
             taken += 1;
         }
-        let spawns = critical_section::with(|cs| {
-            core::mem::take(&mut *self.remote_spawns.borrow_ref_mut(cs))
-        });
-        taken += spawns.len();
-        for spawn in spawns {
-            spawn();
+        // Most drains on the cross-core path take only wake-ups: skip the
+        // lock unless a spawn was pushed.
+        if self.spawns_pending.swap(false, Ordering::Acquire) {
+            let spawns = critical_section::with(|cs| {
+                core::mem::take(&mut *self.remote_spawns.borrow_ref_mut(cs))
+            });
+            taken += spawns.len();
+            for spawn in spawns {
+                spawn();
+            }
         }
         if taken > 0 {
             // Only now: until they are on the run queue, they are in flight.

@@ -65,6 +65,15 @@ pub(crate) fn ask_to_share(core: CoreRef, key: u32, word: &AtomicU32, first: boo
     }
 }
 
+/// Waits until `done`, answering the share requests made to this core
+/// meanwhile: the cores it waits for may be waiting for those answers.
+pub(super) fn wait_answering_share_requests(done: impl Fn() -> bool) {
+    while !done() {
+        serve_share_requests();
+        platform::yield_now();
+    }
+}
+
 /// Switches the channels other cores asked this core to share.
 #[inline]
 pub(crate) fn serve_share_requests() {
