@@ -28,9 +28,15 @@ METRICS = {
     "throughput_4p": ("throughput, capacity 1024, 4 producers", False),
     "sieve_2000": ("prime sieve, first 2000 primes (wall)", True),
     "sieve_300": ("prime sieve, first 300 primes (wall)", True),
-    "counter_via_task": ("counter += 1: through the task that owns it", True),
-    "counter_atomic": ("counter += 1: shared atomic, 2 threads", True),
-    "counter_mutex": ("counter += 1: shared Mutex, 2 threads", True),
+    "sieve_2000_spread": ("prime sieve, 2000 primes, filters in blocks over 2 cores (wall)", True),
+    "primes_1_core": ("primes below N by a worker pool, 1 core (wall)", True),
+    "primes_2_cores": ("primes below N by a worker pool, 2 cores (wall)", True),
+    "counter_via_task_1": ("counter += 1 from 1 core: through the task that owns it", True),
+    "counter_via_task_2": ("counter += 1 from 2 cores: through the task that owns it", True),
+    "counter_atomic_1": ("counter += 1 from 1 thread: shared atomic", True),
+    "counter_atomic_2": ("counter += 1 from 2 threads: shared atomic", True),
+    "counter_mutex_1": ("counter += 1 from 1 thread: shared Mutex", True),
+    "counter_mutex_2": ("counter += 1 from 2 threads: shared Mutex", True),
     "image_bytes": ("image size (hello)", True),
     "boot_process_ms": ("boot: whole QEMU process, start to exit (hello)", True),
     "boot_to_main_ms": ("boot: first instruction to main (hello)", True),
@@ -134,6 +140,26 @@ def goals(values):
              "" if sj <= 60 else (f"{sj_instr:.0f} instructions (callgrind): " if sj_instr else "") +
              "a slot and a task-table entry, the cell from the pool, two polls and the join "
              "(docs/architecture.md, \"Spawn + join\")")
+    xrt, line = med("cross_core_rt", BASE), med("cross_core_rt", "threads: one atomic word")
+    if xrt and line:
+        goal("cross-core round trip at most 2.5x the raw cache-line round trip", f"{xrt / line:.1f}x "
+             f"({fmt(xrt)} against {fmt(line)} ns)", xrt <= 2.5 * line,
+             "" if xrt <= 2.5 * line else "each handoff moves several cache lines between the cores: the "
+             "channel's lock and state, its waiter entry, the woken core's injector and the task's slot "
+             "(docs/architecture.md, \"Every core\")")
+    for peer in ["threads: crossbeam", "threads: std"]:
+        prt = med("pingpong_rendezvous_rt", peer)
+        if xrt and prt:
+            goal(f"cross-core round trip faster than {peer.split(': ')[1]} (rendezvous)",
+                 f"{prt / xrt:.1f}x", xrt < prt, "")
+    p1, p2 = med("primes_1_core", BASE), med("primes_2_cores", BASE)
+    g1, g2 = med("primes_1_core", "Go GOMAXPROCS=1"), med("primes_2_cores", "Go GOMAXPROCS=2")
+    if p1 and p2:
+        goal("worker pool (primes) at least 1.8x faster on 2 cores than on 1", f"{p1 / p2:.2f}x",
+             p1 / p2 >= 1.8, "" if p1 / p2 >= 1.8 else "see the per-core counting shares the app prints")
+    if p1 and p2 and g1 and g2:
+        goal("worker pool speed-up at least Go's (GOMAXPROCS=1 against 2)",
+             f"{p1 / p2:.2f}x against {g1 / g2:.2f}x", p1 / p2 >= g1 / g2, "")
     mem = med("parked_task_bytes_1000000", BASE)
     if mem is not None:
         total = mem * 1e6 / 2**20

@@ -33,6 +33,65 @@ fn sieve_100_ends_with_541_and_rejects_bad_arguments() {
 }
 
 #[test]
+fn sieve_spread_over_cores_prints_the_same_primes() {
+    let alone = run_app("sieve", &["300"]);
+    for cores in ["2", "3"] {
+        let out = run_app_with_env("sieve", &["300", "--spread"], &[("CHANOS_CORES", cores)]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert_eq!(stdout(&out), stdout(&alone), "on {cores} cores");
+    }
+}
+
+#[test]
+fn primes_counts_alike_on_one_core_and_on_every_core_and_prints_the_speed_up() {
+    // 9592 primes below 100000; both sides' counts are checked by the app.
+    let out = run_app_with_env(
+        "primes",
+        &["100000", "--chunk", "1000", "--rounds", "2", "--bench"],
+        &[("CHANOS_CORES", "3")],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("primes below 100000: 9592\n"), "{text}");
+    assert!(text.contains("bench primes_1_core "), "{text}");
+    assert!(text.contains("bench primes_3_cores "), "{text}");
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("3 cores: "))
+        .unwrap_or_else(|| panic!("no 3-core line: {text}"));
+    assert!(line.contains("speed-up"), "{line}");
+    // Every chunk was counted once, wherever it went: 100 in all.
+    let chunks = line
+        .split("chunks [")
+        .nth(1)
+        .and_then(|r| r.split(']').next());
+    let total: u32 = chunks
+        .unwrap_or_else(|| panic!("no chunk counts: {line}"))
+        .split(", ")
+        .map(|n| n.parse::<u32>().unwrap())
+        .sum();
+    assert_eq!(total, 100, "{line}");
+
+    let one = run_app_with_env("primes", &["1000"], &[("CHANOS_CORES", "1")]);
+    assert!(
+        stdout(&one).contains("primes below 1000: 168\n"),
+        "{}",
+        stdout(&one)
+    );
+    assert!(stdout(&one).contains("one core only"), "{}", stdout(&one));
+    for bad in [
+        &["lots"][..],
+        &["--chunk", "0"],
+        &["10", "20"],
+        &["4294967295"],
+    ] {
+        let out = run_app("primes", bad);
+        assert_eq!(out.status.code(), Some(64), "{bad:?}");
+        assert!(stderr(&out).contains("usage: primes"), "{}", stderr(&out));
+    }
+}
+
+#[test]
 fn deadlock_exits_2_naming_both_tasks_and_their_channels() {
     let out = run_app("deadlock", &[]);
     assert_eq!(out.status.code(), Some(2));

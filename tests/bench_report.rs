@@ -20,7 +20,11 @@ fn the_report_judges_goals_and_computes_ratios_from_the_rounds() {
          3,\"Go GOMAXPROCS=1\",pingpong_rendezvous_rt,360,ns\n\
          1,\"chanos (hosted)\",throughput_1p,2000000,msg/s\n\
          1,\"Go GOMAXPROCS=1\",throughput_1p,1000000,msg/s\n\
-         1,\"chanos (hosted)\",spawn_join,90,ns\n",
+         1,\"chanos (hosted)\",spawn_join,90,ns\n\
+         1,\"chanos (hosted)\",primes_1_core,400,ms\n\
+         1,\"chanos (hosted)\",primes_2_cores,200,ms\n\
+         1,\"Go GOMAXPROCS=1\",primes_1_core,450,ms\n\
+         1,\"Go GOMAXPROCS=2\",primes_2_cores,300,ms\n",
     )
     .unwrap();
     let (md, svg) = (dir.join("report.md"), dir.join("plot.svg"));
@@ -55,6 +59,17 @@ fn the_report_judges_goals_and_computes_ratios_from_the_rounds() {
     );
     assert!(
         report.contains("| spawn + join at most 60 ns | 90.0 ns | **not met** |"),
+        "{report}"
+    );
+    // Speed-ups: chanos 400 / 200 ms, Go 450 / 300 ms.
+    assert!(
+        report.contains(
+            "| worker pool (primes) at least 1.8x faster on 2 cores than on 1 | 2.00x | met |"
+        ),
+        "{report}"
+    );
+    assert!(
+        report.contains("| worker pool speed-up at least Go's (GOMAXPROCS=1 against 2) | 2.00x against 1.50x | met |"),
         "{report}"
     );
     assert!(

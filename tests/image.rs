@@ -9,7 +9,8 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 const APPS: &[&str] = &[
-    "hello", "sieve", "vending", "deadlock", "faults", "sleep", "args", "tour", "echo", "http",
+    "hello", "sieve", "primes", "vending", "deadlock", "faults", "sleep", "args", "tour", "echo",
+    "http",
 ];
 
 /// Builds every image once per test process.
@@ -71,6 +72,18 @@ fn sieve_100_ends_with_541() {
     assert_eq!(b.status, 0, "{}{}", b.stdout, b.stderr);
     assert_eq!(b.stdout.lines().count(), 100);
     assert_eq!(b.stdout.lines().last(), Some("541"));
+}
+
+#[test]
+fn primes_counts_on_the_images_one_core() {
+    let b = tcg("primes", &["20000", "--rounds", "1"]);
+    assert_eq!(b.status, 0, "{}{}", b.stdout, b.stderr);
+    assert!(
+        b.stdout.contains("primes below 20000: 2262\n"),
+        "{}",
+        b.stdout
+    );
+    assert!(b.stdout.contains("one core only"), "{}", b.stdout);
 }
 
 #[test]

@@ -7,10 +7,11 @@
 //! - `throughput P [N]`: P producers send N messages in all (default
 //!   1000000) through one channel of capacity 1024 to one consumer:
 //!   `bench throughput_<P>p <msgs/s> msg/s`.
-//! - `counter [N]`: a task owns a counter; another asks it to add one, N
-//!   times (default 1000000), over a channel of capacity 1024 and waits for
-//!   the final value: `bench counter_via_task <ns> ns` per increment (what a
-//!   lock or an atomic would do in shared memory).
+//! - `counter [N]`: a task on core 0 owns a counter; one task on every core
+//!   (`CHANOS_CORES`) asks it to add one, N times in all (default 1000000),
+//!   over one channel of capacity 1024, and the owner's final value is
+//!   awaited: `bench counter_via_task_<cores> <ns> ns` per increment (what
+//!   a lock or an atomic would do in shared memory: Barrelfish's question).
 //! - `recv-ready [N]`: N receives from a capacity-1 channel that always
 //!   holds a value (refilled with `try_send` after each): `bench recv_ready
 //!   <ns> ns`; `select-ready [N]`: the same with `select!` over two such
@@ -87,6 +88,8 @@ async fn throughput(producers: u64, n: u64) {
 }
 
 async fn counter(n: u64) {
+    let cores = chanos::cores();
+    let per_core = n / cores as u64;
     let (add_tx, add_rx) = chan::bounded::<u64>(1024);
     let owner = spawn(async move {
         let mut count = 0u64;
@@ -96,14 +99,24 @@ async fn counter(n: u64) {
         count
     });
     let start = Instant::now();
-    for _ in 0..n {
-        add_tx.send(1).await.expect("the owner is alive");
-    }
+    let adders: alloc::vec::Vec<_> = (0..cores)
+        .map(|core| {
+            let add_tx = add_tx.clone();
+            chanos::spawn_on(core, async move {
+                for _ in 0..per_core {
+                    add_tx.send(1).await.expect("the owner is alive");
+                }
+            })
+        })
+        .collect();
     drop(add_tx);
+    for adder in adders {
+        adder.await;
+    }
     let total = owner.await;
-    let ns = per_op(start, n);
-    assert_eq!(total, n);
-    println!("bench counter_via_task {ns:.1} ns");
+    let ns = per_op(start, total);
+    assert_eq!(total, per_core * cores as u64);
+    println!("bench counter_via_task_{cores} {ns:.1} ns");
 }
 
 /// A capacity-1 channel that starts with a value in it.

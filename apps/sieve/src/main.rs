@@ -3,14 +3,22 @@
 //! one prime and passes on only numbers it does not divide. Prints the first
 //! N primes, one per line (so the last line is the N-th prime), or with
 //! `--last` only the N-th. `--bench` adds `bench sieve_<N> <ms> ms`.
+//!
+//! `--spread` lays the chain over every core (`CHANOS_CORES`) as a
+//! pipeline: core 0 runs the generator and the first filters, core 1 the
+//! next ones, and so on, so that only the few links between blocks cross
+//! cores. The first filters see most numbers, so the blocks are cut where
+//! each holds an equal share of the estimated work (see [`core_of`]);
+//! `--bench` then says `sieve_<N>_spread`.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 extern crate alloc;
 
 use alloc::format;
+use alloc::vec::Vec;
 use chanos::chan::{self, Receiver, Sender};
 use chanos::time::Instant;
-use chanos::{eprintln, println, spawn_named};
+use chanos::{eprintln, println, spawn_named, spawn_on_named};
 
 async fn generate(tx: Sender<u32>) {
     let mut n = 2;
@@ -27,27 +35,49 @@ async fn filter(rx: Receiver<u32>, tx: Sender<u32>, prime: u32) {
     }
 }
 
+/// The core of each of `count` filters, spread over `cores` in blocks. A
+/// number reaches filter k only if no smaller prime divides it, about
+/// 0.56 / ln(p_k) of them (Mertens), and the k-th prime is near k ln k: so
+/// filter k's work is about 1 / ln(k ln k), and each core gets an equal
+/// share of the sum (logarithms to base 2, rounded down: `core` has no
+/// `ln`, and the shares only need to be roughly right).
+fn blocks(count: u32, cores: usize) -> Vec<usize> {
+    let work = |k: u32| {
+        let k = u64::from(k.max(2));
+        1.0 / f64::from((k * u64::from(k.ilog2())).ilog2())
+    };
+    let total: f64 = (0..count).map(work).sum();
+    let mut before = 0.0;
+    (0..count)
+        .map(|k| {
+            let core = (before / total * cores as f64) as usize;
+            before += work(k);
+            core.min(cores - 1)
+        })
+        .collect()
+}
+
 #[chanos::main]
 async fn main() {
     let mut count: Option<u32> = None;
-    let (mut last_only, mut bench) = (false, false);
+    let (mut last_only, mut bench, mut spread) = (false, false, false);
     for arg in chanos::env::args() {
         match arg.as_str() {
             "--last" => last_only = true,
             "--bench" => bench = true,
-            n => {
-                match n.parse() {
-                    Ok(n) if count.is_none() => count = Some(n),
-                    _ => {
-                        eprintln!("usage: sieve [N] [--last] [--bench]   (N: how many primes, default 100)");
-                        chanos::env::exit(64);
-                    }
+            "--spread" => spread = true,
+            n => match n.parse() {
+                Ok(n) if count.is_none() => count = Some(n),
+                _ => {
+                    eprintln!("usage: sieve [N] [--last] [--bench] [--spread]   (N: how many primes, default 100)");
+                    chanos::env::exit(64);
                 }
-            }
+            },
         }
     }
     let count = count.unwrap_or(100);
     let start = Instant::now();
+    let core_of = blocks(count, if spread { chanos::cores() } else { 1 });
     let (tx, mut rx) = chan::bounded(0);
     spawn_named("generate", generate(tx));
     for i in 1..=count {
@@ -56,11 +86,18 @@ async fn main() {
             println!("{prime}");
         }
         let (next_tx, next_rx) = chan::bounded(0);
-        spawn_named(format!("filter {prime}"), filter(rx, next_tx, prime));
+        let name = format!("filter {prime}");
+        if spread {
+            let core = core_of[i as usize - 1];
+            drop(spawn_on_named(core, name, filter(rx, next_tx, prime)));
+        } else {
+            spawn_named(name, filter(rx, next_tx, prime));
+        }
         rx = next_rx;
     }
     if bench {
         let ms = start.elapsed().as_micros() as f64 / 1000.0;
-        println!("bench sieve_{count} {ms:.3} ms");
+        let how = if spread { "_spread" } else { "" };
+        println!("bench sieve_{count}{how} {ms:.3} ms");
     }
 }

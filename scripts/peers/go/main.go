@@ -8,12 +8,16 @@
 //   throughput P N  P producers, one consumer, buffered(1024)
 //   sieve N         the concurrent prime sieve (Go's own example)
 //   park N          N goroutines blocked on one channel
+//   primes L C      the primes below L counted in chunks of C by one worker
+//                   goroutine per GOMAXPROCS, as chanos's primes app does
+//                   (median of 3 runs)
 package main
 
 import (
 	"fmt"
 	"os"
 	"runtime"
+	"sort"
 	"strconv"
 	"time"
 )
@@ -114,6 +118,79 @@ func sieve(count int) {
 	report(fmt.Sprintf("sieve_%d", count), float64(time.Since(start).Microseconds())/1000, "ms")
 }
 
+func isPrime(n uint32) bool {
+	if n < 4 {
+		return n >= 2
+	}
+	if n%2 == 0 {
+		return false
+	}
+	for d := uint32(3); d*d <= n; d += 2 {
+		if n%d == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// countPrimes: the same worker pool as chanos's primes app, one worker per
+// GOMAXPROCS taking chunks from one channel; returns the count and its ms.
+func countPrimes(limit, chunk uint32) (uint64, float64) {
+	workers := runtime.GOMAXPROCS(0)
+	start := time.Now()
+	chunks, counts := make(chan [2]uint32, 2*workers), make(chan uint32, 2*workers)
+	for w := 0; w < workers; w++ {
+		go func() {
+			for c := range chunks {
+				count := uint32(0)
+				for n := c[0]; n < c[1]; n++ {
+					if isPrime(n) {
+						count++
+					}
+				}
+				counts <- count
+			}
+		}()
+	}
+	go func() {
+		for next := uint32(0); next < limit; {
+			end := next + chunk
+			if end > limit || end < next {
+				end = limit
+			}
+			chunks <- [2]uint32{next, end}
+			next = end
+		}
+		close(chunks)
+	}()
+	total, want := uint64(0), (limit+chunk-1)/chunk
+	for i := uint32(0); i < want; i++ {
+		total += uint64(<-counts)
+	}
+	return total, float64(time.Since(start).Microseconds()) / 1000
+}
+
+func primes(limit, chunk uint32) {
+	var times []float64
+	var first uint64
+	for round := 0; round < 3; round++ {
+		count, ms := countPrimes(limit, chunk)
+		if round > 0 && count != first {
+			panic("counts differ")
+		}
+		first = count
+		times = append(times, ms)
+	}
+	sort.Float64s(times)
+	procs := runtime.GOMAXPROCS(0)
+	fmt.Printf("primes below %d: %d\n", limit, first)
+	metric := "primes_1_core"
+	if procs > 1 {
+		metric = fmt.Sprintf("primes_%d_cores", procs)
+	}
+	report(metric, times[1], "ms")
+}
+
 func main() {
 	if len(os.Args) < 2 {
 		fmt.Fprintln(os.Stderr, "usage: go-bench MODE [N]")
@@ -152,6 +229,8 @@ func main() {
 		throughput(n, arg(3, 1000000))
 	case "sieve":
 		sieve(n)
+	case "primes":
+		primes(uint32(n), uint32(arg(3, 10000)))
 	case "park":
 		block := make(chan bool)
 		done := make(chan bool)

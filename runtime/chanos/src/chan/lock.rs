@@ -117,7 +117,12 @@ impl<T> ChanLock<T> {
                         re_entered();
                     }
                     executor::serve_share_requests();
-                    core::hint::spin_loop();
+                    // Back off, up to 64 pauses between looks: every look
+                    // takes the cache line from the holder, who is writing
+                    // the state beside the word.
+                    for _ in 0..1u32 << waited.min(6) {
+                        core::hint::spin_loop();
+                    }
                 }
                 word if word == key | 1 => re_entered(),
                 word => {

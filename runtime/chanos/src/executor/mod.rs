@@ -82,6 +82,9 @@ pub(crate) struct Shared {
     /// Channels other cores asked this one to share (`share`).
     share_requests: critical_section::Mutex<RefCell<Vec<share::ShareRequest>>>,
     share_pending: core::sync::atomic::AtomicBool,
+    /// The budget cell of the thread running this executor, during a core
+    /// run (null otherwise); read and written in a critical section only.
+    budget: core::sync::atomic::AtomicPtr<core::sync::atomic::AtomicU32>,
     /// Wake-ups and spawns pushed here by other threads and not yet taken:
     /// a deadlock across cores needs this to be 0 on every core.
     in_flight: core::sync::atomic::AtomicU32,
@@ -143,6 +146,7 @@ impl Shared {
             key: core::sync::atomic::AtomicU32::new(0),
             share_requests: critical_section::Mutex::new(RefCell::new(Vec::new())),
             share_pending: core::sync::atomic::AtomicBool::new(false),
+            budget: core::sync::atomic::AtomicPtr::new(core::ptr::null_mut()),
             in_flight: core::sync::atomic::AtomicU32::new(0),
             remote_spawns: critical_section::Mutex::new(RefCell::new(Vec::new())),
             spawns_pending: core::sync::atomic::AtomicBool::new(false),

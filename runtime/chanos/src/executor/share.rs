@@ -3,7 +3,7 @@
 //! `chan::lock`), and the key that names each run of a core.
 
 use super::context::current;
-use super::Shared;
+use super::{budget, Shared};
 use crate::chan::lock as chan_lock;
 use crate::platform;
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -42,6 +42,7 @@ pub(crate) fn ask_to_share(core: CoreRef, key: u32, word: &AtomicU32, first: boo
         critical_section::with(|cs| shared.share_requests.borrow_ref_mut(cs).push(request));
         shared.share_pending.store(true, Ordering::Release);
         shared.parker.unpark();
+        cut_home_poll_short(shared);
     }
     let mut spins = 0u32;
     while chan_lock::is_local_to(word, key) {
@@ -58,11 +59,29 @@ pub(crate) fn ask_to_share(core: CoreRef, key: u32, word: &AtomicU32, first: boo
         serve_share_requests();
         spins += 1;
         if spins.is_multiple_of(64) {
+            cut_home_poll_short(shared); // the last cut may have been lost
             platform::yield_now();
         } else {
             core::hint::spin_loop();
         }
     }
+}
+
+/// Makes the task that `home` polls now, if any, yield at its next channel
+/// operation, where `home` answers share requests (`budget::cut_short`);
+/// without this a task that computes between operations could make the
+/// asker wait for 128 of them.
+fn cut_home_poll_short(home: &Shared) {
+    // In the critical section: `end_key` clears the cell, in one too, before
+    // the home's thread can end, so a cell seen here is alive.
+    critical_section::with(|_| {
+        let cell = home.budget.load(Ordering::Relaxed);
+        // SAFETY: see above: non-null only while its thread runs the core.
+        #[allow(unsafe_code)]
+        if let Some(cell) = unsafe { cell.as_ref() } {
+            budget::cut_short(cell);
+        }
+    });
 }
 
 /// Waits until `done`, answering the share requests made to this core
@@ -115,10 +134,17 @@ pub(super) fn start_key(shared: &Shared) {
     let key = NEXT.fetch_add(1, Ordering::Relaxed) << 1;
     shared.key.store(key, Ordering::Release);
     platform::set_core_key(key);
+    let cell = budget::this_cores_budget().cast_mut();
+    critical_section::with(|_| shared.budget.store(cell, Ordering::Relaxed));
 }
 
 /// Ends the core run here: channels made in it are switched by their askers.
 pub(super) fn end_key(shared: &Shared) {
     platform::set_core_key(0);
     shared.key.store(0, Ordering::Release);
+    critical_section::with(|_| {
+        shared
+            .budget
+            .store(core::ptr::null_mut(), Ordering::Relaxed)
+    });
 }

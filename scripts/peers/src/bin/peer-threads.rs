@@ -10,8 +10,9 @@
 //! - `yield N`: two threads calling `thread::yield_now`;
 //! - `throughput P N`, `throughput-crossbeam P N`: P producers, one consumer,
 //!   capacity 1024;
-//! - `counter-atomic N`, `counter-mutex N`: two threads add one N times in
-//!   all to a shared counter (the shared-memory way of `counter_via_task`);
+//! - `counter-atomic N [T]`, `counter-mutex N [T]`: T threads (default 2)
+//!   add one N times in all to a shared counter (the shared-memory way of
+//!   `counter_via_task`): `bench counter_atomic_<T>`, `counter_mutex_<T>`;
 //! - `cacheline N`: two threads pinned to CPUs 0 and 1 bounce one atomic
 //!   word, each waiting for the other's store: the raw round trip of a
 //!   cache line between two cores, the floor of any cross-core handoff
@@ -168,15 +169,15 @@ fn throughput<Tx, Rx>(
     report(&format!("throughput_{producers}p"), rate, "msg/s");
 }
 
-fn counter(n: u64, with_mutex: bool) {
+fn counter(n: u64, threads: u64, with_mutex: bool) {
     let atomic = Arc::new(AtomicU64::new(0));
     let mutex = Arc::new(Mutex::new(0u64));
     let start = Instant::now();
-    let workers: Vec<_> = (0..2)
+    let workers: Vec<_> = (0..threads)
         .map(|_| {
             let (atomic, mutex) = (atomic.clone(), mutex.clone());
             thread::spawn(move || {
-                for _ in 0..n / 2 {
+                for _ in 0..n / threads {
                     if with_mutex {
                         *mutex.lock().unwrap() += 1;
                     } else {
@@ -187,13 +188,9 @@ fn counter(n: u64, with_mutex: bool) {
         })
         .collect();
     workers.into_iter().for_each(|w| w.join().unwrap());
-    let ns = ns_per_op(start, n / 2 * 2);
-    let metric = if with_mutex {
-        "counter_mutex"
-    } else {
-        "counter_atomic"
-    };
-    report(metric, ns, "ns");
+    let ns = ns_per_op(start, n / threads * threads);
+    let kind = if with_mutex { "mutex" } else { "atomic" };
+    report(&format!("counter_{kind}_{threads}"), ns, "ns");
 }
 
 /// Pins the calling thread to `cpu` (best effort: unpinned if refused).
@@ -280,8 +277,8 @@ fn main() {
             |tx, v| tx.send(v).unwrap(),
             |rx| rx.recv().ok(),
         ),
-        Some("counter-atomic") => counter(n, false),
-        Some("counter-mutex") => counter(n, true),
+        Some("counter-atomic") => counter(n, arg(&args, 2, 2).max(1), false),
+        Some("counter-mutex") => counter(n, arg(&args, 2, 2).max(1), true),
         Some("cacheline") => report("cross_core_rt", cacheline_round_trips(n), "ns"),
         _ => usage_error("usage: peer-threads MODE [N] (see the source's header for modes)"),
     }
