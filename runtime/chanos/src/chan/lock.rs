@@ -20,16 +20,12 @@
 // A lock is an `UnsafeCell` and the proof that only its holder touches it.
 #![allow(unsafe_code)]
 
+use super::lock_word::{self, SHARED_FREE, SHARED_HELD};
 use crate::executor::{self, CoreRef};
 use crate::platform;
 use core::cell::UnsafeCell;
 use core::ops::{Deref, DerefMut};
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-
-/// A shared channel's `word`, free and held. Local words are a core run's
-/// key (`platform::core_key`, even and at least 2), plus 1 while held.
-pub(crate) const SHARED_FREE: u32 = u32::MAX - 1;
-const SHARED_HELD: u32 = u32::MAX;
 
 pub(crate) struct ChanLock<T> {
     /// Whose the channel is and whether it is held, in one word, so that
@@ -72,10 +68,7 @@ impl<T> ChanLock<T> {
     #[inline(always)] // hot: every channel operation, usually local and free
     pub(crate) fn lock(&self) -> ChanGuard<'_, T> {
         let key = platform::core_key();
-        if self.word.load(Ordering::Relaxed) == key {
-            // Local and free: only this core writes `word` (see the module
-            // documentation), so a plain store takes it.
-            self.word.store(key | 1, Ordering::Relaxed);
+        if lock_word::try_take_local(&self.word, key) {
             return ChanGuard {
                 lock: self,
                 unlock_to: key,
@@ -95,16 +88,7 @@ impl<T> ChanLock<T> {
         loop {
             match self.word.load(Ordering::Acquire) {
                 SHARED_FREE => {
-                    if self
-                        .word
-                        .compare_exchange_weak(
-                            SHARED_FREE,
-                            SHARED_HELD,
-                            Ordering::Acquire,
-                            Ordering::Relaxed,
-                        )
-                        .is_ok()
-                    {
+                    if lock_word::try_take_shared(&self.word) {
                         self.holder.store(key, Ordering::Relaxed);
                         return;
                     }
@@ -133,24 +117,6 @@ impl<T> ChanLock<T> {
             }
         }
     }
-}
-
-/// Switches a local channel to shared, given its `word`, if it is free;
-/// false when the calling core (its home) holds it right now. Only the home
-/// core calls this, and never between `lock`'s check and its store.
-pub(crate) fn share(word: &AtomicU32, key: u32) -> bool {
-    if word.load(Ordering::Relaxed) == key | 1 {
-        return false;
-    }
-    if word.load(Ordering::Relaxed) == key {
-        word.store(SHARED_FREE, Ordering::Release);
-    }
-    true
-}
-
-/// Whether `word` is still local to the core run `key` (held or not).
-pub(crate) fn is_local_to(word: &AtomicU32, key: u32) -> bool {
-    word.load(Ordering::Acquire) & !1 == key
 }
 
 #[cold]
@@ -184,6 +150,6 @@ impl<T> DerefMut for ChanGuard<'_, T> {
 impl<T> Drop for ChanGuard<'_, T> {
     #[inline(always)]
     fn drop(&mut self) {
-        self.lock.word.store(self.unlock_to, Ordering::Release);
+        lock_word::release(&self.lock.word, self.unlock_to);
     }
 }

@@ -32,6 +32,7 @@
 //! - Channels, like tasks, carry only [`Isolated`](crate::Isolated) values.
 
 pub(crate) mod lock;
+pub(crate) mod lock_word;
 pub mod oneshot;
 mod ops;
 mod state;

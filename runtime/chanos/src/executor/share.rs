@@ -4,7 +4,7 @@
 
 use super::context::current;
 use super::{budget, Shared};
-use crate::chan::lock as chan_lock;
+use crate::chan::lock_word as chan_lock;
 use crate::platform;
 use core::sync::atomic::{AtomicU32, Ordering};
 
@@ -45,16 +45,8 @@ pub(crate) fn ask_to_share(core: CoreRef, key: u32, word: &AtomicU32, first: boo
         cut_home_poll_short(shared);
     }
     let mut spins = 0u32;
-    while chan_lock::is_local_to(word, key) {
-        if shared.key.load(Ordering::Acquire) != key {
-            let _ = word.compare_exchange(
-                key,
-                chan_lock::SHARED_FREE,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            );
-            return;
-        }
+    let home_is_live = || shared.key.load(Ordering::Acquire) == key;
+    chan_lock::wait_until_shared(word, key, home_is_live, || {
         // Two cores may be asking each other at once: answer while waiting.
         serve_share_requests();
         spins += 1;
@@ -64,7 +56,7 @@ pub(crate) fn ask_to_share(core: CoreRef, key: u32, word: &AtomicU32, first: boo
         } else {
             core::hint::spin_loop();
         }
-    }
+    });
 }
 
 /// Makes the task that `home` polls now, if any, yield at its next channel
