@@ -12,6 +12,7 @@
 extern crate alloc;
 
 use alloc::format;
+use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 use chanos::chan::{self, Receiver, Sender};
@@ -120,6 +121,14 @@ fn usage() -> ! {
     chanos::env::exit(64);
 }
 
+/// An option's value: a number above 0, or the usage message.
+fn positive(value: Option<String>) -> u32 {
+    match value.and_then(|n| n.parse().ok()) {
+        Some(n) if n > 0 => n,
+        _ => usage(),
+    }
+}
+
 /// The median of `runs`' times, and the run that took it.
 fn median(mut runs: Vec<Run>) -> Run {
     runs.sort_by(|a, b| a.ms.total_cmp(&b.ms));
@@ -133,14 +142,8 @@ async fn main() {
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--bench" => bench = true,
-            "--chunk" => match args.next().and_then(|n| n.parse().ok()) {
-                Some(n) if n > 0 => chunk = n,
-                _ => usage(),
-            },
-            "--rounds" => match args.next().and_then(|n| n.parse().ok()) {
-                Some(n) if n > 0 => rounds = n,
-                _ => usage(),
-            },
+            "--chunk" => chunk = positive(args.next()),
+            "--rounds" => rounds = positive(args.next()),
             n => match n.parse::<u32>() {
                 Ok(n) if limit.is_none() && n <= MAX_LIMIT => limit = Some(n),
                 _ => usage(),

@@ -8,7 +8,7 @@
 //! pipeline: core 0 runs the generator and the first filters, core 1 the
 //! next ones, and so on, so that only the few links between blocks cross
 //! cores. The first filters see most numbers, so the blocks are cut where
-//! each holds an equal share of the estimated work (see [`core_of`]);
+//! each holds an equal share of the estimated work (see [`blocks`]);
 //! `--bench` then says `sieve_<N>_spread`.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
@@ -45,16 +45,18 @@ async fn filter<const SPREAD: bool>(rx: Receiver<u32>, tx: Sender<u32>, prime: u
 /// share of the sum (logarithms to base 2, rounded down: `core` has no
 /// `ln`, and the shares only need to be roughly right).
 fn blocks(count: u32, cores: usize) -> Vec<usize> {
-    let work = |k: u32| {
-        let k = u64::from(k.max(2));
-        1.0 / f64::from((k * u64::from(k.ilog2())).ilog2())
-    };
-    let total: f64 = (0..count).map(work).sum();
-    let mut before = 0.0;
-    (0..count)
+    let work: Vec<f64> = (0..count)
         .map(|k| {
+            let k = u64::from(k.max(2));
+            1.0 / f64::from((k * u64::from(k.ilog2())).ilog2())
+        })
+        .collect();
+    let total: f64 = work.iter().sum();
+    let mut before = 0.0;
+    work.iter()
+        .map(|w| {
             let core = (before / total * cores as f64) as usize;
-            before += work(k);
+            before += w;
             core.min(cores - 1)
         })
         .collect()
@@ -80,7 +82,11 @@ async fn main() {
     }
     let count = count.unwrap_or(100);
     let start = Instant::now();
-    let core_of = blocks(count, if spread { chanos::cores() } else { 1 });
+    let core_of = if spread {
+        blocks(count, chanos::cores())
+    } else {
+        Vec::new() // not looked at
+    };
     let (tx, mut rx) = chan::bounded(0);
     spawn_named("generate", generate(tx));
     for i in 1..=count {

@@ -4,7 +4,7 @@
 
 use super::context::current;
 use super::{budget, Shared};
-use crate::chan::lock_word as chan_lock;
+use crate::chan::lock_word;
 use crate::platform;
 use core::sync::atomic::{AtomicU32, Ordering};
 
@@ -46,7 +46,7 @@ pub(crate) fn ask_to_share(core: CoreRef, key: u32, word: &AtomicU32, first: boo
     }
     let mut spins = 0u32;
     let home_is_live = || shared.key.load(Ordering::Acquire) == key;
-    chan_lock::wait_until_shared(word, key, home_is_live, || {
+    lock_word::wait_until_shared(word, key, home_is_live, || {
         // Two cores may be asking each other at once: answer while waiting.
         serve_share_requests();
         spins += 1;
@@ -111,7 +111,7 @@ impl Shared {
                 // waiting in `ask_to_share`, which keeps the channel alive.
                 #[allow(unsafe_code)]
                 let word = unsafe { &*request.word };
-                !chan_lock::share(word, key)
+                !lock_word::share(word, key)
             });
             self.share_pending
                 .store(!requests.is_empty(), Ordering::Relaxed);
