@@ -12,6 +12,7 @@ import subprocess
 from collections import defaultdict
 
 BASE = "chanos (hosted)"
+BASE_ONE_CORE = "chanos (hosted, 1 core)"
 IMAGE = "chanos image, emulated (TCG)"
 IMAGE_ICOUNT = "chanos image (QEMU -icount)"
 
@@ -160,6 +161,17 @@ def goals(values):
     if p1 and p2 and g1 and g2:
         goal("worker pool speed-up at least Go's (GOMAXPROCS=1 against 2)",
              f"{p1 / p2:.2f}x against {g1 / g2:.2f}x", p1 / p2 >= g1 / g2, "")
+    for metric, what, peer in [("http_requests_per_sec", "http keep-alive requests per second", "Go's net/http"),
+                               ("echo_throughput", "TCP echo throughput", "Go's echo server")]:
+        ours, go = med(metric, BASE), med(metric, "Go GOMAXPROCS=2")
+        one = med(metric, BASE_ONE_CORE)
+        if ours and go:
+            goal(f"{what}, every core, at least {peer} (GOMAXPROCS=2)",
+                 f"{ours / go:.2f}x ({fmt(ours)} against {fmt(go)})"
+                 + (f"; {ours / one:.2f}x chanos on 1 core" if one else ""), ours >= go,
+                 "" if ours >= go else "perf: most of the server's time is the kernel's (copies, wake-ups); "
+                 "chanos copies each chunk once more than Go's io.Copy (memmove, ~5%), and each socket readiness "
+                 "hops from the poller thread to the core's thread, where Go's scheduler polls epoll itself")
     mem = med("parked_task_bytes_1000000", BASE)
     if mem is not None:
         total = mem * 1e6 / 2**20

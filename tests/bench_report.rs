@@ -24,7 +24,12 @@ fn the_report_judges_goals_and_computes_ratios_from_the_rounds() {
          1,\"chanos (hosted)\",primes_1_core,400,ms\n\
          1,\"chanos (hosted)\",primes_2_cores,200,ms\n\
          1,\"Go GOMAXPROCS=1\",primes_1_core,450,ms\n\
-         1,\"Go GOMAXPROCS=2\",primes_2_cores,300,ms\n",
+         1,\"Go GOMAXPROCS=2\",primes_2_cores,300,ms\n\
+         1,\"chanos (hosted)\",http_requests_per_sec,60000,req/s\n\
+         1,\"chanos (hosted, 1 core)\",http_requests_per_sec,50000,req/s\n\
+         1,\"Go GOMAXPROCS=2\",http_requests_per_sec,40000,req/s\n\
+         1,\"chanos (hosted)\",echo_throughput,450,MB/s\n\
+         1,\"Go GOMAXPROCS=2\",echo_throughput,500,MB/s\n",
     )
     .unwrap();
     let (md, svg) = (dir.join("report.md"), dir.join("plot.svg"));
@@ -70,6 +75,14 @@ fn the_report_judges_goals_and_computes_ratios_from_the_rounds() {
     );
     assert!(
         report.contains("| worker pool speed-up at least Go's (GOMAXPROCS=1 against 2) | 2.00x against 1.50x | met |"),
+        "{report}"
+    );
+    assert!(
+        report.contains("| http keep-alive requests per second, every core, at least Go's net/http (GOMAXPROCS=2) | 1.50x (60000 against 40000); 1.20x chanos on 1 core | met |"),
+        "{report}"
+    );
+    assert!(
+        report.contains("| TCP echo throughput, every core, at least Go's echo server (GOMAXPROCS=2) | 0.90x (450 against 500) | **not met** |"),
         "{report}"
     );
     assert!(
@@ -133,7 +146,12 @@ fn the_quick_benchmark_runs_every_system() {
     }
     assert!(report.contains("## Goals"), "{report}");
     for metric in ["TCP echo throughput", "HTTP requests per second"] {
-        for system in ["chanos (hosted)", "chanos image, emulated (TCG)"] {
+        for system in [
+            "chanos (hosted)",
+            "chanos (hosted, 1 core)",
+            "chanos image, emulated (TCG)",
+            "Go GOMAXPROCS=2",
+        ] {
             let row = report.lines().any(|line| {
                 line.starts_with(&format!("| {metric}")) && line.contains(&format!("| {system} |"))
             });

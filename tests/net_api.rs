@@ -226,6 +226,60 @@ fn a_port_in_use_is_a_clear_error() {
 }
 
 #[test]
+fn a_listener_per_core_shares_one_port_and_only_with_its_kind() {
+    let (ports, exclusive, served) = Runtime::with_cores(3)
+        .block_on(async {
+            let listeners = TcpListener::bind_on_every_core(0).await.unwrap();
+            let ports: Vec<u16> = listeners.iter().map(|l| l.port()).collect();
+            let exclusive = TcpListener::bind(ports[0]).await.map(|l| l.port());
+            let port = ports[0];
+            let clients = thread::spawn(move || {
+                for _ in 0..30 {
+                    let mut stream = connect(port);
+                    stream.write_all(b"x").unwrap();
+                    let mut byte = [0u8];
+                    stream.read_exact(&mut byte).unwrap();
+                }
+            });
+            // Each core answers its own listener's connections; the cores
+            // that served report back.
+            let (served_tx, served) = chan::bounded::<usize>(30);
+            let acceptors: Vec<_> = (0..)
+                .zip(listeners)
+                .map(|(core, listener)| {
+                    let served_tx = served_tx.clone();
+                    chanos::spawn_on(core, async move {
+                        while let Ok(Ok(stream)) =
+                            timeout(Duration::from_secs(2), listener.accept()).await
+                        {
+                            if let Ok(Some(bytes)) = stream.read().await {
+                                let _ = stream.write(bytes).await;
+                            }
+                            let _ = served_tx.send(chanos::core()).await;
+                        }
+                    })
+                })
+                .collect();
+            drop(served_tx);
+            let mut by_core = [0; 3];
+            while let Some(core) = served.recv().await {
+                by_core[core] += 1;
+            }
+            for acceptor in acceptors {
+                acceptor.await;
+            }
+            clients.join().unwrap();
+            (ports, exclusive, by_core)
+        })
+        .unwrap();
+    assert!(ports.iter().all(|&p| p == ports[0] && p != 0), "{ports:?}");
+    assert_eq!(exclusive, Err(NetError::AddressInUse(ports[0])));
+    assert_eq!(served.iter().sum::<usize>(), 30, "{served:?}");
+    // 30 connections on one core of three: a chance of 3^-29.
+    assert!(served.iter().filter(|&&n| n > 0).count() >= 2, "{served:?}");
+}
+
+#[test]
 fn udp_datagrams_go_both_ways() {
     let peer = Runtime::new()
         .block_on(async {

@@ -1,11 +1,17 @@
-//! echo: the TCP and UDP echo service (RFC 862) on port 7, one task per
-//! connection. `echo [--port N] [--report-secs S]`: another port (hosted,
-//! port 7 needs root); the runtime's statistics every S seconds.
+//! echo: the TCP and UDP echo service (RFC 862) on port 7. Every core
+//! listens for TCP (`TcpListener::bind_on_every_core`) and serves the
+//! connections it accepts, one task each; one task on core 0 echoes UDP.
+//! `echo [--port N] [--report-secs S]`: another port (hosted, port 7 needs
+//! root); core 0's runtime statistics every S seconds.
 #![cfg_attr(target_os = "none", no_std, no_main)]
+
+extern crate alloc;
+
+use alloc::vec::Vec;
 
 use chanos::net::{NetError, TcpListener, TcpStream, UdpSocket};
 use chanos::time::{timeout, Duration};
-use chanos::{println, spawn_named};
+use chanos::{println, spawn_named, spawn_on_named};
 
 #[chanos::main]
 async fn main() -> Result<(), NetError> {
@@ -25,14 +31,30 @@ async fn main() -> Result<(), NetError> {
             _ => usage(),
         }
     }
-    let listener = TcpListener::bind(port).await?;
-    let udp = UdpSocket::bind(listener.port()).await?;
-    println!("echo: listening on tcp and udp port {}", listener.port());
+    let listeners = TcpListener::bind_on_every_core(port).await?;
+    let port = listeners[0].port();
+    let udp = UdpSocket::bind(port).await?;
+    println!(
+        "echo: listening on tcp and udp port {port}, tcp on {} core(s)",
+        listeners.len()
+    );
     spawn_named("udp echo", async move {
         while let Ok(datagram) = udp.recv_from().await {
             let _ = udp.send_to(datagram.data, datagram.peer).await;
         }
     });
+    let cores: Vec<_> = (0..)
+        .zip(listeners)
+        .map(|(core, listener)| spawn_on_named(core, "echo acceptor", accept(listener)))
+        .collect();
+    for core in cores {
+        core.await?;
+    }
+    Ok(())
+}
+
+/// Serves the connections of one core's listener.
+async fn accept(listener: TcpListener) -> Result<(), NetError> {
     loop {
         let stream = listener.accept().await?;
         spawn_named("echo connection", echo(stream));

@@ -1,29 +1,41 @@
 //! One HTTP/1.1 connection: the [`Conversation`] says what to do next
 //! (read until a deadline, answer, refuse); this task does the I/O.
 
+use crate::ledger::{self, Ask, Event};
 use crate::pages::{self, Response};
-use crate::{Counts, Event};
-use chanos::chan::{oneshot, Sender};
+use alloc::sync::Arc;
+use chanos::chan::Sender;
 use chanos::net::TcpStream;
 use chanos::time::{timeout, Duration, Instant};
 use http::conversation::{Conversation, Limits, Step};
 use http::request::{Head, Method};
 
-/// Serves one connection until it closes, telling the ledger.
-pub(crate) async fn serve(stream: TcpStream, ledger: Sender<Event>, limits: Limits) {
+/// Serves one connection until it closes, telling this core's ledger;
+/// `ledgers` are every core's, asked for the pages that show the counters.
+pub(crate) async fn serve(
+    stream: TcpStream,
+    ledger: Sender<Event>,
+    ledgers: Arc<[Sender<Ask>]>,
+    limits: Limits,
+) {
     let _ = ledger.send(Event::Opened).await;
-    converse(&stream, &ledger, limits).await;
+    converse(&stream, &ledger, &ledgers, limits).await;
     let _ = ledger.send(Event::Closed).await;
 }
 
-async fn converse(stream: &TcpStream, ledger: &Sender<Event>, limits: Limits) {
+async fn converse(
+    stream: &TcpStream,
+    ledger: &Sender<Event>,
+    ledgers: &[Sender<Ask>],
+    limits: Limits,
+) {
     let opened = Instant::now();
     let mut conversation = Conversation::new(limits, opened.elapsed());
     loop {
         let now = opened.elapsed();
         match conversation.step(now) {
             Step::Answer(head) => {
-                let response = route(&head, &report(ledger).await);
+                let response = route(&head, ledger, ledgers).await;
                 let head_only = head.method == Method::Head;
                 if send(stream, response, head.keep_alive, head_only)
                     .await
@@ -55,22 +67,13 @@ async fn converse(stream: &TcpStream, ledger: &Sender<Event>, limits: Limits) {
     }
 }
 
-fn route(head: &Head, counts: &Counts) -> Response {
+async fn route(head: &Head, ledger: &Sender<Event>, ledgers: &[Sender<Ask>]) -> Response {
     match (head.method, head.path.as_str()) {
         (Method::Other, _) => pages::not_allowed(),
-        (_, "/") => pages::index(counts),
-        (_, "/metrics") => pages::metrics(counts),
+        (_, "/") => pages::index(&ledger::every_core(ledger, ledgers).await),
+        (_, "/metrics") => pages::metrics(&ledger::every_core(ledger, ledgers).await),
         _ => pages::not_found(),
     }
-}
-
-/// Asks the ledger for the server's counters.
-async fn report(ledger: &Sender<Event>) -> Counts {
-    let (reply, answer) = oneshot::channel();
-    if ledger.send(Event::Report(reply)).await.is_err() {
-        return Counts::default();
-    }
-    answer.await.unwrap_or_default()
 }
 
 /// Writes a response; a client that takes none of it within `STALL` is

@@ -1,43 +1,33 @@
-//! http: an HTTP/1.1 server on port 80. `GET /` is a page of live runtime
-//! statistics, `GET /metrics` the same as text; connections are kept alive
-//! and closed after `--idle-secs` (10) without a request; a request's head,
-//! and then its body, must each arrive within `--request-secs` (10), or the
-//! answer is 408. One task per connection, and one task, the ledger, that
-//! owns the server's counters: connection tasks tell it what happened over
-//! a channel. The protocol logic is in the library half (`lib.rs`).
+//! http: an HTTP/1.1 server on port 80, on every core. `GET /` is a page
+//! of live runtime statistics per core, `GET /metrics` the same as text;
+//! connections are kept alive and closed after `--idle-secs` (10) without a
+//! request; a request's head, and then its body, must each arrive within
+//! `--request-secs` (10), or the answer is 408. Each core listens on the
+//! port (`TcpListener::bind_per_core`) and serves the connections it
+//! accepts, one task each; each core's ledger task owns that core's
+//! counters (see `ledger.rs`). The protocol logic is in the library half
+//! (`lib.rs`).
 //!
 //! `http [--port N] [--idle-secs N] [--request-secs N] [--report-secs N]`
-//! (hosted, port 80 needs root); `--report-secs` prints the runtime's
+//! (hosted, port 80 needs root); `--report-secs` prints core 0's runtime
 //! statistics that often.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 extern crate alloc;
 
 mod connection;
+mod ledger;
 mod pages;
 
 use alloc::string::String;
-use chanos::chan::{self, oneshot, Receiver, Sender};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use chanos::chan::{self, Receiver, Sender};
 use chanos::net::{NetError, TcpListener};
 use chanos::time::Duration;
-use chanos::{println, spawn_named};
+use chanos::{println, spawn_named, spawn_on_named};
 use http::conversation::Limits;
-
-/// What connection tasks tell the ledger.
-pub(crate) enum Event {
-    Opened,
-    Closed,
-    Served,
-    Report(oneshot::Sender<Counts>),
-}
-
-/// The server's own counters, kept by the ledger task.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Counts {
-    pub(crate) open: u64,
-    pub(crate) accepted: u64,
-    pub(crate) requests: u64,
-}
+use ledger::Ask;
 
 struct Options {
     port: u16,
@@ -91,34 +81,47 @@ async fn main() -> Result<(), NetError> {
     if let Some(period) = options.report.filter(|p| !p.is_zero()) {
         spawn_named("stats", chanos::print_stats_every(period));
     }
-    let listener = TcpListener::bind(options.port).await?;
-    let (ledger, events) = chan::bounded_named(64, "ledger events");
-    spawn_named("ledger", keep_ledger(events));
-    println!("http: serving on port {}", listener.port());
-    loop {
-        let stream = listener.accept().await?;
-        let ledger: Sender<Event> = ledger.clone();
-        spawn_named(
-            "http connection",
-            connection::serve(stream, ledger, options.limits),
-        );
+    let listeners = TcpListener::bind_on_every_core(options.port).await?;
+    let port = listeners[0].port();
+    let (ledgers, asks): (Vec<Sender<Ask>>, Vec<Receiver<Ask>>) = (0..listeners.len())
+        .map(|_| chan::bounded_named(8, "ledger asks"))
+        .unzip();
+    println!(
+        "http: serving on port {port} on {} core(s)",
+        listeners.len()
+    );
+    let cores: Vec<_> = (0..)
+        .zip(listeners.into_iter().zip(asks))
+        .map(|(core, (listener, asks))| {
+            let ledgers = ledgers.clone();
+            spawn_on_named(core, "http acceptor", async move {
+                serve_core(listener, asks, ledgers, options.limits).await
+            })
+        })
+        .collect();
+    drop(ledgers);
+    for core in cores {
+        core.await?;
     }
+    Ok(())
 }
 
-/// Owns the counters; answers reports.
-async fn keep_ledger(events: Receiver<Event>) {
-    let mut counts = Counts::default();
-    while let Some(event) = events.recv().await {
-        match event {
-            Event::Opened => {
-                counts.open += 1;
-                counts.accepted += 1;
-            }
-            Event::Closed => counts.open -= 1,
-            Event::Served => counts.requests += 1,
-            Event::Report(reply) => {
-                let _ = reply.send(counts);
-            }
-        }
+/// Accepts this core's connections and serves each in a task of its own,
+/// beside this core's ledger.
+async fn serve_core(
+    listener: TcpListener,
+    asks: Receiver<Ask>,
+    ledgers: Vec<Sender<Ask>>,
+    limits: Limits,
+) -> Result<(), NetError> {
+    let (events, incoming) = chan::bounded_named(64, "ledger events");
+    spawn_named("ledger", ledger::keep(incoming, asks));
+    let ledgers: Arc<[Sender<Ask>]> = ledgers.into();
+    loop {
+        let stream = listener.accept().await?;
+        spawn_named(
+            "http connection",
+            connection::serve(stream, events.clone(), ledgers.clone(), limits),
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! The server's responses: the statistics page, the metrics text, errors.
 
-use crate::Counts;
+use crate::ledger::CoreReport;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -46,42 +46,42 @@ impl Response {
     }
 }
 
-/// The statistics now: metric name (for /metrics), label (for the page)
-/// and value. Memory is the heap's bytes in use in the image, the
-/// resident set hosted.
-fn rows(counts: &Counts) -> Vec<(&'static str, &'static str, String)> {
+/// A figure each core has: metric name (for /metrics), label (for the
+/// page), and how to read it from a core's report.
+type PerCore = (&'static str, &'static str, fn(&CoreReport) -> u64);
+
+const PER_CORE: [PerCore; 9] = [
+    ("chanos_tasks", "tasks alive", |r| r.stats.tasks),
+    ("chanos_tasks_spawned_total", "tasks spawned", |r| {
+        r.stats.tasks_spawned
+    }),
+    ("chanos_channels", "channels alive", |r| r.stats.channels),
+    ("chanos_channels_made_total", "channels made", |r| {
+        r.stats.channels_made
+    }),
+    ("chanos_messages_total", "messages passed", |r| {
+        r.stats.messages
+    }),
+    ("chanos_timers", "timers pending", |r| r.stats.timers),
+    ("chanos_sockets", "sockets held", |r| r.stats.sockets),
+    ("http_connections_open", "connections open", |r| {
+        r.counts.open
+    }),
+    ("http_requests_total", "requests served", |r| {
+        r.counts.requests
+    }),
+];
+
+/// The figures of the whole process: name, label, value. Memory is the
+/// heap's bytes in use in the image, the resident set hosted.
+fn process_rows() -> Vec<(&'static str, &'static str, String)> {
     let stats = chanos::stats();
     let ms = stats.uptime.as_millis();
-    let mut rows = alloc::vec![
-        (
-            "chanos_uptime_seconds",
-            "uptime (s)",
-            format!("{}.{:03}", ms / 1000, ms % 1000)
-        ),
-        ("chanos_tasks", "tasks alive", stats.tasks.to_string()),
-        (
-            "chanos_tasks_spawned_total",
-            "tasks spawned",
-            stats.tasks_spawned.to_string()
-        ),
-        (
-            "chanos_channels",
-            "channels alive",
-            stats.channels.to_string()
-        ),
-        (
-            "chanos_channels_made_total",
-            "channels made",
-            stats.channels_made.to_string()
-        ),
-        (
-            "chanos_messages_total",
-            "messages passed",
-            stats.messages.to_string()
-        ),
-        ("chanos_timers", "timers pending", stats.timers.to_string()),
-        ("chanos_sockets", "sockets held", stats.sockets.to_string()),
-    ];
+    let mut rows = alloc::vec![(
+        "chanos_uptime_seconds",
+        "uptime (s)",
+        format!("{}.{:03}", ms / 1000, ms % 1000)
+    )];
     if let Some(bytes) = stats.heap_bytes {
         rows.push((
             "chanos_heap_bytes",
@@ -96,17 +96,16 @@ fn rows(counts: &Counts) -> Vec<(&'static str, &'static str, String)> {
             bytes.to_string(),
         ));
     }
-    rows.push((
-        "http_connections_open",
-        "connections open",
-        counts.open.to_string(),
-    ));
-    rows.push((
-        "http_requests_total",
-        "requests served",
-        counts.requests.to_string(),
-    ));
     rows
+}
+
+/// The per-core metric's name for one core's figure: `chanos_tasks` ->
+/// `chanos_core_tasks` (its sum over cores is the unlabelled `chanos_tasks`).
+fn per_core_name(name: &str) -> String {
+    match name.split_once('_') {
+        Some((system, rest)) => format!("{system}_core_{rest}"),
+        None => format!("core_{name}"),
+    }
 }
 
 fn platform() -> &'static str {
@@ -117,24 +116,54 @@ fn platform() -> &'static str {
     }
 }
 
-pub(crate) fn index(counts: &Counts) -> Response {
+/// The statistics page: each figure summed, and per core.
+pub(crate) fn index(reports: &[CoreReport]) -> Response {
     let mut body = format!(
         "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>chanos</title>\
          <meta http-equiv=\"refresh\" content=\"2\"></head>\n<body><h1>chanos</h1>\n\
-         <p>Green tasks that share nothing and talk over channels ({}).</p>\n<table>\n",
-        platform()
+         <p>Green tasks that share nothing and talk over channels ({}, {} core(s)).</p>\n<table>\n",
+        platform(),
+        reports.len()
     );
-    for (_, label, value) in rows(counts) {
+    for (_, label, value) in process_rows() {
         let _ = writeln!(body, "<tr><td>{label}</td><td>{value}</td></tr>");
+    }
+    body.push_str("</table>\n<table>\n<tr><th></th><th>all cores</th>");
+    for report in reports {
+        let _ = write!(body, "<th>core {}</th>", report.core);
+    }
+    body.push_str("</tr>\n");
+    for (_, label, read) in PER_CORE {
+        let total: u64 = reports.iter().map(read).sum();
+        let _ = write!(body, "<tr><td>{label}</td><td>{total}</td>");
+        for report in reports {
+            let _ = write!(body, "<td>{}</td>", read(report));
+        }
+        body.push_str("</tr>\n");
     }
     body.push_str("</table>\n<p><a href=\"/metrics\">/metrics</a></p></body></html>\n");
     Response::new("200 OK", "text/html; charset=utf-8", body)
 }
 
-pub(crate) fn metrics(counts: &Counts) -> Response {
+/// The same as text: `name value` for the sums and the process's figures,
+/// `name_core{core="K"} value` per core.
+pub(crate) fn metrics(reports: &[CoreReport]) -> Response {
     let mut body = String::new();
-    for (name, _, value) in rows(counts) {
+    for (name, _, value) in process_rows() {
         let _ = writeln!(body, "{name} {value}");
+    }
+    for (name, _, read) in PER_CORE {
+        let total: u64 = reports.iter().map(read).sum();
+        let _ = writeln!(body, "{name} {total}");
+        let per_core = per_core_name(name);
+        for report in reports {
+            let _ = writeln!(
+                body,
+                "{per_core}{{core=\"{}\"}} {}",
+                report.core,
+                read(report)
+            );
+        }
     }
     Response::new("200 OK", "text/plain; version=0.0.4", body)
 }

@@ -2,15 +2,17 @@
 // channels chanos copies. Run with GOMAXPROCS=1 or 2.
 //
 // Modes (N: operations, default 100000; P: producers):
-//   pingpong N      unbuffered and buffered(1) round trips
-//   spawn N         go func + receive of its result
-//   yield N         two goroutines calling runtime.Gosched
-//   throughput P N  P producers, one consumer, buffered(1024)
-//   sieve N         the concurrent prime sieve (Go's own example)
-//   park N          N goroutines blocked on one channel
-//   primes L C      the primes below L counted in chunks of C by one worker
-//                   goroutine per GOMAXPROCS, as chanos's primes app does
-//                   (median of 3 runs)
+//
+//	pingpong N      unbuffered and buffered(1) round trips
+//	spawn N         go func + receive of its result
+//	yield N         two goroutines calling runtime.Gosched
+//	throughput P N  P producers, one consumer, buffered(1024)
+//	sieve N         the concurrent prime sieve (Go's own example)
+//	park N          N goroutines blocked on one channel
+//	primes L C      the primes below L counted in chunks of C by one worker
+//	                goroutine per GOMAXPROCS, as chanos's primes app does
+//	                (median of 3 runs)
+//	echo-server PORT, http-server PORT: servers (servers.go)
 package main
 
 import (
@@ -195,6 +197,12 @@ func main() {
 	if len(os.Args) < 2 {
 		fmt.Fprintln(os.Stderr, "usage: go-bench MODE [N]")
 		os.Exit(64)
+	}
+	switch os.Args[1] {
+	case "echo-server":
+		echoServer(listenPort(os.Args))
+	case "http-server":
+		httpServer(listenPort(os.Args))
 	}
 	n := arg(2, 100000)
 	switch os.Args[1] {

@@ -37,6 +37,8 @@ pub(crate) enum Request {
     Listen {
         port: u16,
         backlog: usize,
+        /// One of several listeners on the port (`TcpListener::bind_per_core`).
+        per_core: bool,
         /// Closes when the app drops the listener.
         watch: Receiver<()>,
         reply: oneshot::Sender<Result<(Receiver<TcpStream>, u16), NetError>>,
@@ -158,9 +160,12 @@ impl<B: Backend> Driver<B> {
                 Request::Listen {
                     port,
                     backlog,
+                    per_core,
                     watch,
                     reply,
-                } => reply.send(self.listen(port, backlog, watch)).map_err(drop),
+                } => reply
+                    .send(self.listen(port, backlog, per_core, watch))
+                    .map_err(drop),
                 Request::BindUdp { port, reply } => reply.send(self.bind_udp(port)).map_err(drop),
                 Request::Connect { address, reply } => {
                     self.connect(address, reply);
@@ -174,9 +179,10 @@ impl<B: Backend> Driver<B> {
         &mut self,
         port: u16,
         backlog: usize,
+        per_core: bool,
         watch: Receiver<()>,
     ) -> Result<(Receiver<TcpStream>, u16), NetError> {
-        let (socket, port) = self.backend.listen(port, backlog)?;
+        let (socket, port) = self.backend.listen(port, backlog, per_core)?;
         let (accepted, incoming) = chan::bounded_named(backlog, "accepted connections");
         self.listeners.push(Listening {
             socket,

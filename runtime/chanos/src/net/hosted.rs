@@ -208,9 +208,14 @@ impl Backend for Hosted {
     type Listener = Socket<mio::net::TcpListener>;
     type Datagram = Socket<mio::net::UdpSocket>;
 
-    fn listen(&mut self, port: u16, _backlog: usize) -> Result<(Self::Listener, u16), NetError> {
-        let address = std::net::SocketAddr::from(([0, 0, 0, 0], port));
-        let io = mio::net::TcpListener::bind(address).map_err(|e| bind_error(port, e))?;
+    fn listen(
+        &mut self,
+        port: u16,
+        _backlog: usize,
+        per_core: bool,
+    ) -> Result<(Self::Listener, u16), NetError> {
+        let io = listening_socket(port, per_core).map_err(|e| bind_error(port, e))?;
+        let io = mio::net::TcpListener::from_std(io);
         let port = io.local_addr().map_err(os)?.port();
         Ok((self.register(io)?, port))
     }
@@ -397,6 +402,21 @@ impl Backend for Hosted {
     fn deadline(&mut self) -> Option<u64> {
         self.retry_at.map(Instant::as_nanos)
     }
+}
+
+/// A non-blocking listener on `port` of every address, set up as std's
+/// and mio's are (`SO_REUSEADDR`, a queue of 1024), with `SO_REUSEPORT`
+/// when it is one of a listener per core.
+fn listening_socket(port: u16, per_core: bool) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM.nonblocking().cloexec(), None)?;
+    socket.set_reuse_address(true)?;
+    if per_core {
+        socket.set_reuse_port(true)?;
+    }
+    socket.bind(&std::net::SocketAddr::from(([0, 0, 0, 0], port)).into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
 }
 
 /// Whether an `accept` failed for want of descriptors or memory, which

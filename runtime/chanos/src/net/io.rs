@@ -36,7 +36,15 @@ pub(crate) trait Backend: 'static {
     type Listener;
     type Datagram;
 
-    fn listen(&mut self, port: u16, backlog: usize) -> Result<(Self::Listener, u16), NetError>;
+    /// Listens on `port`; `per_core`: beside other listeners on the same
+    /// port that asked for it (one per core's network task), where the
+    /// backend can spread connections over them.
+    fn listen(
+        &mut self,
+        port: u16,
+        backlog: usize,
+        per_core: bool,
+    ) -> Result<(Self::Listener, u16), NetError>;
     fn accept(&mut self, listener: &mut Self::Listener) -> Option<Accepted<Self::Stream>>;
     fn close_listener(&mut self, listener: Self::Listener);
 

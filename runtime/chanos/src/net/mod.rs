@@ -194,11 +194,68 @@ impl TcpListener {
 
     /// Listens on `port`, queueing up to `backlog` accepted connections.
     pub async fn bind_with_backlog(port: u16, backlog: usize) -> Result<TcpListener, NetError> {
+        TcpListener::listen(port, backlog, false).await
+    }
+
+    /// Listens on `port` beside the other listeners bound this way, one per
+    /// core: each core's network task then accepts its own connections and
+    /// serves them on its own core, with no channel between cores on the
+    /// way. Hosted, the listeners are Linux sockets with `SO_REUSEPORT`,
+    /// and the kernel spreads incoming connections over them (by a hash of
+    /// the client's address and port). In the image, which runs one core
+    /// and one network task, it is [`bind`](Self::bind).
+    ///
+    /// Bind port 0 on one core first and the others to the port it got.
+    /// Any process of the same user may join a port bound this way.
+    pub async fn bind_per_core(port: u16) -> Result<TcpListener, NetError> {
+        TcpListener::listen(port, DEFAULT_BACKLOG, true).await
+    }
+
+    /// A listener per core on `port`, each bound by its own core's network
+    /// task with [`bind_per_core`](Self::bind_per_core): listener `k` is
+    /// core `k`'s. Hand each to a task on its core
+    /// ([`spawn_on`](crate::spawn_on)`(k, ...)`), which then accepts and
+    /// serves that core's connections. Port 0 picks one port for all.
+    ///
+    /// ```no_run
+    /// # async fn serve() -> Result<(), chanos::net::NetError> {
+    /// use chanos::net::TcpListener;
+    /// let listeners = TcpListener::bind_on_every_core(7).await?;
+    /// let serving: Vec<_> = (0..).zip(listeners)
+    ///     .map(|(core, listener)| chanos::spawn_on(core, async move {
+    ///         while let Ok(stream) = listener.accept().await {
+    ///             chanos::spawn(async move { let _ = stream; /* serve it */ });
+    ///         }
+    ///     }))
+    ///     .collect();
+    /// for core in serving {
+    ///     core.await;
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn bind_on_every_core(port: u16) -> Result<Vec<TcpListener>, NetError> {
+        // Core 0 first, so that port 0 becomes one port.
+        let first = crate::spawn_on(0, TcpListener::bind_per_core(port)).await?;
+        let port = first.port();
+        let others: Vec<_> = (1..crate::cores())
+            .map(|core| crate::spawn_on(core, TcpListener::bind_per_core(port)))
+            .collect();
+        let mut listeners = Vec::with_capacity(others.len() + 1);
+        listeners.push(first);
+        for bound in others {
+            listeners.push(bound.await?);
+        }
+        Ok(listeners)
+    }
+
+    async fn listen(port: u16, backlog: usize, per_core: bool) -> Result<TcpListener, NetError> {
         let (reply, answer) = oneshot::channel();
         let (lifeline, watch) = chan::bounded_named(0, "listener lifeline");
         request(driver::Request::Listen {
             port,
             backlog: backlog.max(1),
+            per_core,
             watch,
             reply,
         })
@@ -300,14 +357,14 @@ struct NetService {
 }
 
 async fn request(req: driver::Request) -> Result<(), NetError> {
-    let service = crate::executor::service(|| {
+    // A clone of the sender, not the `Rc`, is held across the await: the
+    // futures of the network API stay `Send`, to be spawned on any core.
+    let requests = crate::executor::service(|| {
         let (requests, incoming) = chan::bounded_named(8, "network requests");
         driver::start(incoming);
         Rc::new(NetService { requests })
-    });
-    service
-        .requests
-        .send(req)
-        .await
-        .map_err(|_| NetError::NoDevice)
+    })
+    .requests
+    .clone();
+    requests.send(req).await.map_err(|_| NetError::NoDevice)
 }

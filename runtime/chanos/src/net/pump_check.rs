@@ -136,7 +136,7 @@ impl Backend for Scripted {
     fn release(&mut self, _: ()) {}
 
     // The pump uses none of these.
-    fn listen(&mut self, _: u16, _: usize) -> Result<((), u16), NetError> {
+    fn listen(&mut self, _: u16, _: usize, _: bool) -> Result<((), u16), NetError> {
         unreachable!()
     }
     fn accept(&mut self, _: &mut ()) -> Option<Accepted<()>> {

@@ -239,7 +239,14 @@ impl Backend for Stack {
     type Listener = Listener;
     type Datagram = Udp;
 
-    fn listen(&mut self, port: u16, backlog: usize) -> Result<(Listener, u16), NetError> {
+    /// One network task serves the image's one core: a listener per core
+    /// is one listener.
+    fn listen(
+        &mut self,
+        port: u16,
+        backlog: usize,
+        _per_core: bool,
+    ) -> Result<(Listener, u16), NetError> {
         if port == 0 {
             return Err(NetError::Os("listening needs a port number".into()));
         }
