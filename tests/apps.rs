@@ -92,6 +92,20 @@ fn primes_counts_alike_on_one_core_and_on_every_core_and_prints_the_speed_up() {
 }
 
 #[test]
+fn the_read_mostly_table_runs_through_its_owner_and_through_copies_on_3_cores() {
+    // The replicas mode checks that every copy ends equal to the writer's.
+    for (mode, metric) in [
+        ("table-owner", "table_via_task_3"),
+        ("table-replicas", "table_replicas_3"),
+    ] {
+        let out = run_app_with_env("microbench", &[mode, "3000"], &[("CHANOS_CORES", "3")]);
+        let text = stdout(&out);
+        assert!(out.status.success(), "{mode}: {text}{}", stderr(&out));
+        assert!(text.contains(&format!("bench {metric} ")), "{text}");
+    }
+}
+
+#[test]
 fn deadlock_exits_2_naming_both_tasks_and_their_channels() {
     let out = run_app("deadlock", &[]);
     assert_eq!(out.status.code(), Some(2));

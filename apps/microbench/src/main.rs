@@ -12,6 +12,10 @@
 //!   over one channel of capacity 1024, and the owner's final value is
 //!   awaited: `bench counter_via_task_<cores> <ns> ns` per increment (what
 //!   a lock or an atomic would do in shared memory: Barrelfish's question).
+//! - `table-owner [N]`, `table-replicas [N]`: a read-mostly table read from
+//!   every core, through the task that owns it or from a copy per core
+//!   (`table.rs`): `bench table_via_task_<cores>`, `table_replicas_<cores>`,
+//!   ns per operation.
 //! - `recv-ready [N]`: N receives from a capacity-1 channel that always
 //!   holds a value (refilled with `try_send` after each): `bench recv_ready
 //!   <ns> ns`; `select-ready [N]`: the same with `select!` over two such
@@ -29,6 +33,8 @@
 use chanos::chan;
 use chanos::time::Instant;
 extern crate alloc;
+
+mod table;
 
 use alloc::string::String;
 use chanos::{eprintln, println, select, spawn, yield_now};
@@ -214,6 +220,8 @@ async fn main() {
             throughput(producers, total).await
         }
         Some("counter") => counter(n.unwrap_or(1_000_000).max(1)).await,
+        Some("table-owner") => table::owner(n.unwrap_or(1_000_000).max(1)).await,
+        Some("table-replicas") => table::replicas(n.unwrap_or(1_000_000).max(1)).await,
         Some("recv-ready") => recv_ready(n.unwrap_or(1_000_000).max(1)).await,
         Some("select-ready") => select_ready(n.unwrap_or(1_000_000).max(1)).await,
         Some("select-wait") => select_wait(n.unwrap_or(1_000_000).max(1)).await,
@@ -224,7 +232,7 @@ async fn main() {
 fn usage() -> ! {
     eprintln!(
         "usage: microbench spawn [N] | yield [N] | park N | throughput P [N] | counter [N] \
-         | recv-ready [N] | select-ready [N] | select-wait [N]"
+         | table-owner [N] | table-replicas [N] | recv-ready [N] | select-ready [N] | select-wait [N]"
     );
     chanos::env::exit(64)
 }

@@ -13,6 +13,11 @@
 //! - `counter-atomic N [T]`, `counter-mutex N [T]`: T threads (default 2)
 //!   add one N times in all to a shared counter (the shared-memory way of
 //!   `counter_via_task`): `bench counter_atomic_<T>`, `counter_mutex_<T>`;
+//! - `table-rwlock N [T]`, `table-mutex N [T]`: T threads (default 2) do N
+//!   operations in all on one shared 256-entry table behind a `RwLock` or a
+//!   `Mutex`: lookups, and on thread 0 a write every 1000th (the same
+//!   operations as microbench's `table-owner` and `table-replicas`):
+//!   `bench table_rwlock_<T>`, `table_mutex_<T>`;
 //! - `cacheline N`: two threads pinned to CPUs 0 and 1 bounce one atomic
 //!   word, each waiting for the other's store: the raw round trip of a
 //!   cache line between two cores, the floor of any cross-core handoff
@@ -23,7 +28,7 @@ use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Condvar, Mutex};
+use std::sync::{mpsc, Arc, Condvar, Mutex, RwLock};
 use std::thread;
 use std::time::Instant;
 
@@ -193,6 +198,40 @@ fn counter(n: u64, threads: u64, with_mutex: bool) {
     report(&format!("counter_{kind}_{threads}"), ns, "ns");
 }
 
+/// The shared-memory way of microbench's read-mostly table (see its
+/// `table.rs` for the operations, repeated here).
+fn table(n: u64, threads: u64, with_rwlock: bool) {
+    const TABLE: usize = 256;
+    const WRITE_EVERY: u64 = 1000;
+    let rwlock = Arc::new(RwLock::new(vec![0u64; TABLE]));
+    let mutex = Arc::new(Mutex::new(vec![0u64; TABLE]));
+    let per_thread = n / threads;
+    let start = Instant::now();
+    let workers: Vec<_> = (0..threads)
+        .map(|t| {
+            let (rwlock, mutex) = (rwlock.clone(), mutex.clone());
+            thread::spawn(move || {
+                let mut sum = 0u64;
+                for i in 0..per_thread {
+                    let key = (i as usize * 7) % TABLE;
+                    let write = t == 0 && i.is_multiple_of(WRITE_EVERY);
+                    match (write, with_rwlock) {
+                        (true, true) => rwlock.write().unwrap()[key] = i,
+                        (true, false) => mutex.lock().unwrap()[key] = i,
+                        (false, true) => sum = sum.wrapping_add(rwlock.read().unwrap()[key]),
+                        (false, false) => sum = sum.wrapping_add(mutex.lock().unwrap()[key]),
+                    }
+                }
+                std::hint::black_box(sum);
+            })
+        })
+        .collect();
+    workers.into_iter().for_each(|w| w.join().unwrap());
+    let ns = ns_per_op(start, per_thread * threads);
+    let kind = if with_rwlock { "rwlock" } else { "mutex" };
+    report(&format!("table_{kind}_{threads}"), ns, "ns");
+}
+
 /// Pins the calling thread to `cpu` (best effort: unpinned if refused).
 fn pin_to(cpu: usize) {
     // SAFETY: `set` is a plain bit set, zeroed then filled by CPU_SET, and
@@ -279,6 +318,8 @@ fn main() {
         ),
         Some("counter-atomic") => counter(n, arg(&args, 2, 2).max(1), false),
         Some("counter-mutex") => counter(n, arg(&args, 2, 2).max(1), true),
+        Some("table-rwlock") => table(n, arg(&args, 2, 2).max(1), true),
+        Some("table-mutex") => table(n, arg(&args, 2, 2).max(1), false),
         Some("cacheline") => report("cross_core_rt", cacheline_round_trips(n), "ns"),
         _ => usage_error("usage: peer-threads MODE [N] (see the source's header for modes)"),
     }
