@@ -30,6 +30,9 @@ fn key(i: u64) -> usize {
     (i as usize * 7) % TABLE
 }
 
+/// A write to a copy: the key and its new value.
+type Write = (usize, u64);
+
 enum Request {
     Lookup(usize, oneshot::Sender<u64>),
     Write(usize, u64),
@@ -81,7 +84,7 @@ pub(crate) async fn owner(n: u64) {
 pub(crate) async fn replicas(n: u64) {
     let cores = chanos::cores();
     let per_core = n / cores as u64;
-    let (to_copies, copies_in): (Vec<Sender<(usize, u64)>>, Vec<Receiver<(usize, u64)>>) =
+    let (to_copies, copies_in): (Vec<Sender<Write>>, Vec<Receiver<Write>>) =
         (1..cores).map(|_| chan::bounded(1024)).unzip();
     let start = Instant::now();
     let writer = chanos::spawn_on(0, async move {
