@@ -176,7 +176,7 @@ def goals(values):
         if ours and go:
             goal(f"{what}, every core, at least {peer} (GOMAXPROCS=2)",
                  f"{ours / go:.2f}x ({fmt(ours)} against {fmt(go)})"
-                 + (f"; {ours / one:.2f}x chanos on 1 core" if one else ""), ours >= go,
+                 + (f"; {ours / one:.2f}x its own on 1 core" if one else ""), ours >= go,
                  "" if ours >= go else "perf: most of the server's time is the kernel's (copies, wake-ups); "
                  "chanos copies each chunk once more than Go's io.Copy (memmove, ~5%), and each socket readiness "
                  "hops from the poller thread to the core's thread, where Go's scheduler polls epoll itself")
