@@ -13,6 +13,7 @@
 #[allow(dead_code, unreachable_pub)]
 mod lock_word;
 
+use chanos_loom::model;
 use lock_word::SHARED_FREE;
 use loom::cell::UnsafeCell;
 use loom::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -86,20 +87,6 @@ impl Channel {
         // SAFETY: every thread has been joined.
         self.state.with(|state| unsafe { *state })
     }
-}
-
-/// Runs `f` under loom with at most `preemptions` forced switches in a
-/// run (loom's bound; bugs need few, and the spin loops would make an
-/// unbounded search endless). `LOOM_MAX_PREEMPTIONS` overrides it, for a
-/// longer search on demand.
-fn model(preemptions: usize, f: impl Fn() + Sync + Send + 'static) {
-    let mut builder = loom::model::Builder::new();
-    if builder.preemption_bound.is_none() {
-        builder.preemption_bound = Some(preemptions);
-    }
-    // Each look of a waiting loop is a branch: allow long waits.
-    builder.max_branches = 100_000;
-    builder.check(f);
 }
 
 #[test]

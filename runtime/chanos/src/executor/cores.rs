@@ -15,9 +15,10 @@
 //! # Idle, and deadlock
 //! A core with nothing runnable, no timer and no wake source counts itself
 //! idle and parks. Every wake-up or spawn sent to a core is counted in that
-//! core's `in_flight` before it is visible and uncounted only once the core
-//! has queued it, after leaving the idle count. So "every core idle and
-//! nothing in flight", checked under one lock, means nothing can ever run.
+//! core's `in_flight` (`injector.rs`) before it is visible and uncounted
+//! only once the core has queued it, after leaving the idle count. So
+//! "every core idle and nothing in flight", checked under one lock, means
+//! nothing can ever run.
 
 // The image has one core until it brings up its other CPUs: nothing makes
 // a `Cores` there, and what only a `Cores` uses is unused.
@@ -90,10 +91,7 @@ impl Cores {
             let idle = self.idle.borrow(cs);
             idle.set(idle.get() + 1);
             idle.get() == self.executors.len() as u32
-                && self
-                    .executors
-                    .iter()
-                    .all(|e| e.in_flight.load(Ordering::Acquire) == 0)
+                && self.executors.iter().all(|e| e.injector.is_empty())
         });
         if everyone_asleep {
             self.end(DEADLOCKED);
@@ -133,7 +131,7 @@ fn spin_for_work(shared: &Shared) -> bool {
     let start = crate::platform::now_ns();
     loop {
         for _ in 0..64 {
-            if shared.in_flight.load(Ordering::Acquire) != 0 {
+            if !shared.injector.is_empty() {
                 return true;
             }
             core::hint::spin_loop();
@@ -255,7 +253,7 @@ where
         drop(task::spawn_on(expect_current(), name, task));
     });
     // Counted before it is visible (see the module documentation).
-    target.in_flight.fetch_add(1, Ordering::AcqRel);
+    target.injector.count_in();
     critical_section::with(|cs| target.remote_spawns.borrow_ref_mut(cs).push(spawn));
     target.spawns_pending.store(true, Ordering::Release);
     target.parker.unpark();

@@ -24,6 +24,7 @@ mod context;
 mod core_threads;
 mod cores;
 mod deadlock;
+mod injector;
 mod services;
 mod share;
 mod slot;
@@ -69,14 +70,11 @@ const POLLS_PER_TICK: u32 = 61;
 /// fuzzer) does not leak one each time.
 pub(crate) struct Shared {
     // Reached from any thread or interrupt:
-    /// The injector: slots woken from other threads or interrupts, as a
-    /// lock-free stack linked through `Slot::remote_next` (pushed by
-    /// `Slot::wake_remote`).
-    remote_head: core::sync::atomic::AtomicU32,
+    /// The injector: slots woken from other threads or interrupts (pushed
+    /// by `Slot::wake_remote`), what is in flight, whether the executor
+    /// parks (`injector.rs` has the protocol).
+    injector: injector::Injector,
     parker: Parker,
-    /// Whether the executor's thread is about to park or parked, so that a
-    /// remote wake-up unparks it only then (`park`, `unpark_if_sleeping`).
-    sleeping: core::sync::atomic::AtomicBool,
     /// The key of the core run using this executor (0 between runs).
     key: core::sync::atomic::AtomicU32,
     /// Channels other cores asked this one to share (`share`).
@@ -85,9 +83,6 @@ pub(crate) struct Shared {
     /// The budget cell of the thread running this executor, during a core
     /// run (null otherwise); read and written in a critical section only.
     budget: core::sync::atomic::AtomicPtr<core::sync::atomic::AtomicU32>,
-    /// Wake-ups and spawns pushed here by other threads and not yet taken:
-    /// a deadlock across cores needs this to be 0 on every core.
-    in_flight: core::sync::atomic::AtomicU32,
     /// Tasks that other cores spawned onto this one (`cores::spawn_on`).
     remote_spawns: critical_section::Mutex<RefCell<Vec<cores::RemoteSpawn>>>,
     /// Whether `remote_spawns` may hold some (so a drain skips the lock).
@@ -140,14 +135,12 @@ unsafe impl Send for Shared {}
 impl Shared {
     fn leak(seed: u64) -> &'static Shared {
         alloc::boxed::Box::leak(alloc::boxed::Box::new(Shared {
-            remote_head: core::sync::atomic::AtomicU32::new(slot::NO_SLOT),
+            injector: injector::Injector::new(),
             parker: Parker::new(),
-            sleeping: core::sync::atomic::AtomicBool::new(false),
             key: core::sync::atomic::AtomicU32::new(0),
             share_requests: critical_section::Mutex::new(RefCell::new(Vec::new())),
             share_pending: core::sync::atomic::AtomicBool::new(false),
             budget: core::sync::atomic::AtomicPtr::new(core::ptr::null_mut()),
-            in_flight: core::sync::atomic::AtomicU32::new(0),
             remote_spawns: critical_section::Mutex::new(RefCell::new(Vec::new())),
             spawns_pending: core::sync::atomic::AtomicBool::new(false),
             slots: RefCell::new(Vec::new()),
@@ -217,15 +210,14 @@ impl Shared {
         if self.share_pending.load(Ordering::Acquire) {
             self.serve_share_requests();
         }
-        if self.in_flight.load(Ordering::Acquire) == 0 {
+        if self.injector.is_empty() {
             return; // nothing pushed: no atomic read-modify-write, no lock
         }
         let mut taken = 0;
-        let mut next = self.remote_head.swap(slot::NO_SLOT, Ordering::Acquire);
-        while next != slot::NO_SLOT {
+        let mut next = self.injector.take_all();
+        while next != injector::EMPTY {
             let slot = self.slot(next);
-            next = slot.remote_next.load(Ordering::Relaxed);
-            slot.remote_queued.store(false, Ordering::Release);
+            next = injector::unlink(&slot.remote_queued, &slot.remote_next);
             self.schedule(slot);
             taken += 1;
         }
@@ -242,34 +234,23 @@ impl Shared {
         }
         if taken > 0 {
             // Only now: until they are on the run queue, they are in flight.
-            self.in_flight
-                .fetch_sub(taken as u32, core::sync::atomic::Ordering::AcqRel);
+            self.injector.taken(taken as u32);
         }
     }
 
     fn injector_is_empty(&self) -> bool {
-        self.in_flight.load(core::sync::atomic::Ordering::Acquire) == 0
+        self.injector.is_empty()
     }
 
     /// Parks until `unpark` or the deadline, unless a wake-up, spawn or
-    /// share request is already in: announced first (`sleeping`), checked
-    /// second, so that a waker that does not see the announcement has
-    /// pushed before the check, and one that sees it unparks.
+    /// share request is already in (`injector.rs` says why none is missed).
     fn park(&self, deadline: Option<u64>) {
-        use core::sync::atomic::Ordering;
-        self.sleeping.store(true, Ordering::SeqCst);
-        if self.in_flight.load(Ordering::SeqCst) == 0 && !self.share_pending.load(Ordering::SeqCst)
-        {
-            self.parker.park(deadline);
-        }
-        self.sleeping.store(false, Ordering::Relaxed);
-    }
-
-    /// Unparks the executor's thread if it parks (see `park`).
-    fn unpark_if_sleeping(&self) {
-        if self.sleeping.load(core::sync::atomic::Ordering::SeqCst) {
-            self.parker.unpark();
-        }
+        let share_pending = || {
+            self.share_pending
+                .load(core::sync::atomic::Ordering::Acquire)
+        };
+        self.injector
+            .park_unless_news(share_pending, || self.parker.park(deadline));
     }
 
     /// Whether another core has ended the runtime (multi-core only).
@@ -434,8 +415,7 @@ impl Shared {
                 .store(false, core::sync::atomic::Ordering::Relaxed);
         });
         critical_section::with(|cs| {
-            self.remote_head
-                .store(slot::NO_SLOT, core::sync::atomic::Ordering::Relaxed);
+            self.injector.reset();
             self.share_requests.borrow_ref_mut(cs).clear();
         });
         self.running.set(core::ptr::null());
@@ -443,8 +423,6 @@ impl Shared {
         self.wait_noted.set(false);
         self.rng.set(seed | 1);
         self.wake_sources.set(0);
-        self.in_flight
-            .store(0, core::sync::atomic::Ordering::Relaxed);
         critical_section::with(|cs| self.remote_spawns.borrow_ref_mut(cs).clear());
         self.spawns_pending
             .store(false, core::sync::atomic::Ordering::Relaxed);

@@ -27,14 +27,11 @@ use super::task::ErasedTask;
 use super::Shared;
 use core::cell::Cell;
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32};
 use core::task::{RawWaker, RawWakerVTable, Waker};
 
 /// Slots come in chunks of this many, allocated once and never freed.
 pub(crate) const CHUNK: usize = 64;
-
-/// No slot: the bottom of the injector's stack.
-pub(crate) const NO_SLOT: u32 = u32::MAX;
 
 /// The wake-up state of one task slot.
 pub(crate) struct Slot {
@@ -44,7 +41,7 @@ pub(crate) struct Slot {
     pub(crate) queued: Cell<bool>,
     /// In the injector already (any thread).
     pub(crate) remote_queued: AtomicBool,
-    /// The next slot down the injector's stack (`NO_SLOT` at its bottom).
+    /// The next slot down the injector's stack (`injector::EMPTY` at its bottom).
     pub(crate) remote_next: AtomicU32,
     /// The task in this slot (executor thread only), the same one the
     /// executor's task table owns: polling it needs no table look-up.
@@ -65,7 +62,7 @@ impl Slot {
             index: first + i as u32,
             queued: Cell::new(false),
             remote_queued: AtomicBool::new(false),
-            remote_next: AtomicU32::new(NO_SLOT),
+            remote_next: AtomicU32::new(super::injector::EMPTY),
             task: Cell::new(None),
         })))
     }
@@ -92,27 +89,11 @@ impl Slot {
     #[inline(never)]
     fn wake_remote(&'static self) {
         let shared = self.shared;
-        if !self.remote_queued.swap(true, Ordering::AcqRel) {
-            // Counted before it is visible, so that no core can see every
-            // core idle while this wake-up is on its way (`cores`).
-            shared.in_flight.fetch_add(1, Ordering::SeqCst);
-            // A lock-free push (a Treiber stack): only the executor pops,
-            // and it takes the whole stack at once, so there is no ABA.
-            // `remote_queued` keeps a slot on the stack at most once.
-            let mut head = shared.remote_head.load(Ordering::Relaxed);
-            loop {
-                self.remote_next.store(head, Ordering::Relaxed);
-                match shared.remote_head.compare_exchange_weak(
-                    head,
-                    self.index,
-                    Ordering::Release,
-                    Ordering::Relaxed,
-                ) {
-                    Ok(_) => break,
-                    Err(now) => head = now,
-                }
-            }
-            shared.unpark_if_sleeping();
+        if shared
+            .injector
+            .wake(self.index, &self.remote_queued, &self.remote_next)
+        {
+            shared.parker.unpark();
         }
     }
 }
