@@ -48,7 +48,9 @@ impl Injector {
         }
     }
 
-    /// Forgets everything, between runtimes (nobody pushes then).
+    /// Forgets everything, between runtimes (nobody pushes then); only
+    /// hosted runtimes reuse an executor.
+    #[cfg(not(target_os = "none"))]
     pub(crate) fn reset(&self) {
         self.head.store(EMPTY, Ordering::Relaxed);
         self.in_flight.store(0, Ordering::Relaxed);
