@@ -40,6 +40,7 @@ METRICS = {
     "counter_mutex_2": ("counter += 1 from 2 threads: shared Mutex", True),
     "table_via_task_1": ("read-mostly table from 1 core: through the task that owns it", True),
     "table_via_task_2": ("read-mostly table from 2 cores: through the task that owns it", True),
+    "table_via_task_3": ("read-mostly table from 3 cores through the owning task (more cores than CPUs where there are 2)", True),
     "table_replicas_1": ("read-mostly table from 1 core: a copy per core, writes sent to each", True),
     "table_replicas_2": ("read-mostly table from 2 cores: a copy per core, writes sent to each", True),
     "table_rwlock_1": ("read-mostly table from 1 thread: shared RwLock", True),

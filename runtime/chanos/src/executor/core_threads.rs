@@ -33,6 +33,7 @@ pub(super) fn start(main_core: &'static Shared, n: usize, seed: u64) -> Started 
         panic: Mutex::new(RefCell::new(None)),
         finished: AtomicU32::new(0),
         next_spread: AtomicU32::new(0),
+        spin_yields: super::cores::spin_yields(n, crate::platform::cpus()),
     }));
     main_core.cores.set(Some(cores));
     let threads = (1..n)

@@ -96,12 +96,12 @@ impl Parker {
     }
 }
 
-/// A Linux process has no interrupt context that could run chanos code.
 /// Lets another thread run (a spinning wait's back-off).
 pub(crate) fn yield_now() {
     std::thread::yield_now();
 }
 
+/// A Linux process has no interrupt context that could run chanos code.
 pub(crate) fn in_interrupt() -> bool {
     false
 }
@@ -138,6 +138,11 @@ pub(crate) fn seed() -> u64 {
     }
 }
 
+/// How many CPUs this process may run on.
+pub(crate) fn cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
 /// How many cores a runtime uses unless told: `CHANOS_CORES`, or else as
 /// many as this process may use.
 pub(crate) fn default_cores() -> usize {
@@ -146,7 +151,7 @@ pub(crate) fn default_cores() -> usize {
             Ok(n @ 1..=1024) => n,
             _ => panic!("chanos: CHANOS_CORES must be a number from 1 to 1024, not {text:?}"),
         },
-        Err(_) => std::thread::available_parallelism().map_or(1, usize::from),
+        Err(_) => cpus(),
     }
 }
 
