@@ -399,3 +399,42 @@ fn a_core_busy_between_ready_operations_answers_another_cores_first_use_of_its_c
         "core 1 got its value after {iterations} iterations of core 0"
     );
 }
+
+#[test]
+fn each_core_counts_its_own_tasks_channels_timers_and_messages_and_any_core_reads_them_all() {
+    let (by_core, after) = on_cores(2, async {
+        let (ready_tx, ready_rx) = chan::bounded::<()>(0);
+        let (stop_tx, stop_rx) = chan::bounded::<()>(0);
+        let worker = chanos::spawn_on(1, async move {
+            let (tx, rx) = chan::bounded::<u32>(4);
+            for i in 0..10 {
+                tx.send(i).await.unwrap();
+                assert_eq!(rx.recv().await, Some(i));
+            }
+            let _pending = chanos::time::after(chanos::time::Duration::from_secs(3600));
+            ready_tx.send(()).await.unwrap();
+            stop_rx.recv().await;
+        });
+        ready_rx.recv().await.unwrap();
+        // Read on core 0 while the worker waits on core 1 with its timer.
+        let by_core = chanos::stats_by_core();
+        stop_tx.send(()).await.unwrap();
+        worker.await;
+        (by_core, chanos::stats_by_core())
+    });
+    assert_eq!(by_core.len(), 2);
+    let (zero, one) = (by_core[0], by_core[1]);
+    assert!(one.messages >= 10, "core 1's messages: {one:?}");
+    assert_eq!(one.timers, 1, "core 1's pending timer: {one:?}");
+    assert_eq!(zero.timers, 0, "core 0 has no timer: {zero:?}");
+    assert_eq!(one.tasks, 1, "the worker is core 1's one task: {one:?}");
+    assert!(zero.tasks >= 1, "main is on core 0: {zero:?}");
+    // Its channel and its timer's (`time::after` is a channel).
+    assert_eq!(
+        one.channels_made, 2,
+        "the worker made two channels: {one:?}"
+    );
+    assert!(zero.channels_made >= 2, "main made two: {zero:?}");
+    assert_eq!(after[1].tasks, 0, "the worker has ended: {:?}", after[1]);
+    assert_eq!(after[1].timers, 0, "its timer went with it: {:?}", after[1]);
+}

@@ -130,14 +130,16 @@ impl Server {
     }
 
     /// Waits until the server's latest `stats:` line (`--report-secs`)
-    /// contains `wanted`.
-    fn wait_for_stats(&self, wanted: &str, wait: Duration) {
+    /// contains `wanted`, and returns it.
+    fn wait_for_stats(&self, wanted: &str, wait: Duration) -> String {
         let start = Instant::now();
         loop {
             let output = self.output.lock().unwrap().clone();
-            let latest = output.lines().rev().find(|l| l.starts_with("stats: "));
-            if latest.is_some_and(|l| l.contains(wanted)) {
-                return;
+            // Only lines printed once it listens (its sockets all made).
+            let (_, listening) = output.split_once("listening").unwrap_or_default();
+            let latest = listening.lines().rev().find(|l| l.starts_with("stats: "));
+            if let Some(line) = latest.filter(|l| l.contains(wanted)) {
+                return line.to_string();
             }
             assert!(
                 start.elapsed() < wait,
@@ -287,6 +289,14 @@ fn echo_100_connections_of_1_mib(server: &Server) {
 /// A client that sends and never reads fills every buffer on its path and
 /// is made to wait; other clients are served meanwhile, every byte intact.
 fn echo_a_client_that_never_reads_holds_back_only_itself(server: &Server) {
+    // Before any client: the listeners and the UDP socket, on every core.
+    let idle = idle_line_or(server);
+    let idle = idle
+        .split_whitespace()
+        .find(|field| field.starts_with("sockets="))
+        .expect("a sockets figure")
+        .to_string();
+    assert_per_core_figures_add_up(&idle_line_or(server), "sockets");
     let mut stuck = connect(server);
     stuck
         .set_write_timeout(Some(Duration::from_secs(2)))
@@ -312,7 +322,32 @@ fn echo_a_client_that_never_reads_holds_back_only_itself(server: &Server) {
     drop(stuck);
     // Its connection ends too: booted, no reset may come through QEMU's
     // user network, and the echo's write gives up instead (10 s).
-    server.wait_for_stats("sockets=2 ", Duration::from_secs(45));
+    server.wait_for_stats(&format!("{idle} "), Duration::from_secs(45));
+}
+
+/// The latest statistics line of a server that just started listening.
+fn idle_line_or(server: &Server) -> String {
+    server.wait_for_stats("sockets=", Duration::from_secs(30))
+}
+
+/// With several cores, a `stats:` line's `per_core: NAME=[a,b,...]` adds
+/// up to its total `NAME=n`.
+fn assert_per_core_figures_add_up(line: &str, name: &str) {
+    let Some((total, per_core)) = line.split_once(" per_core: ") else {
+        return; // one core
+    };
+    let figure = |text: &str, prefix: &str| -> Option<String> {
+        text.split_whitespace()
+            .find_map(|f| f.strip_prefix(prefix).map(str::to_string))
+    };
+    let total: u64 = figure(total, &format!("{name}=")).unwrap().parse().unwrap();
+    let cores = figure(per_core, &format!("{name}=[")).unwrap();
+    let sum: u64 = cores
+        .trim_end_matches(']')
+        .split(',')
+        .map(|n| n.parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(sum, total, "{name} per core in {line:?}");
 }
 
 /// Whether a new connection gets one byte echoed.

@@ -66,7 +66,7 @@ pub use executor::{
 };
 pub use isolated::Isolated;
 pub use log;
-pub use stats::{print_every as print_stats_every, stats, Stats};
+pub use stats::{print_every as print_stats_every, stats, stats_by_core, Stats};
 
 /// Checks for the fuzzer (`tests/fuzz`), built only under `cfg(fuzzing)`.
 #[cfg(all(fuzzing, not(target_os = "none")))]

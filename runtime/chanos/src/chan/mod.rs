@@ -109,7 +109,7 @@ pub(crate) fn make<T: 'static>(
     name: Option<&'static str>,
     made_at: &'static Location<'static>,
 ) -> (Sender<T>, Receiver<T>) {
-    crate::stats::bump(|c| &c.channels_made);
+    crate::executor::count(|c| &c.channels_made);
     let chan = Arc::new(Chan {
         label: ChanLabel {
             name,
@@ -287,7 +287,7 @@ impl<T> Clone for Receiver<T> {
 
 impl<T> Drop for Chan<T> {
     fn drop(&mut self) {
-        crate::stats::bump(|c| &c.channels_dropped);
+        crate::executor::count(|c| &c.channels_dropped);
     }
 }
 

@@ -160,7 +160,7 @@ impl<T> ChannelState<T> {
             return None;
         }
         let taken = self.senders_waiting.take_offered()?;
-        crate::stats::bump(|c| &c.messages);
+        crate::executor::count(|c| &c.messages);
         Some(taken)
     }
 
@@ -169,14 +169,14 @@ impl<T> ChannelState<T> {
     fn offer(&mut self, value: T) -> Result<Option<Waker>, SendRefusal<T>> {
         let value = match self.receivers_waiting.hand(value) {
             Ok(waker) => {
-                crate::stats::bump(|c| &c.messages);
+                crate::executor::count(|c| &c.messages);
                 return Ok(waker);
             }
             Err(value) => value,
         };
         if self.buf.len() < self.cap {
             self.buf.push_back(value);
-            crate::stats::bump(|c| &c.messages);
+            crate::executor::count(|c| &c.messages);
             return Ok(None);
         }
         Err(SendRefusal::Full(value))

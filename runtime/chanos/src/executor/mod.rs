@@ -23,6 +23,7 @@ mod context;
 #[cfg(not(target_os = "none"))]
 mod core_threads;
 mod cores;
+pub(crate) mod counters;
 mod deadlock;
 mod injector;
 mod services;
@@ -36,10 +37,10 @@ mod wait_note;
 pub use api::{spawn, spawn_named, yield_now, Runtime, YieldNow};
 pub(crate) use budget::poll_budget;
 pub use cores::{core, cores, spawn_on, spawn_on_named, spawn_spread, CoreJoinHandle};
+pub(crate) use counters::count;
 pub use deadlock::{BlockedTask, Deadlock};
 pub(crate) use services::{
-    add_timer, cancel_timer, live_tasks, pending_timers, random_below, refresh_timer, service,
-    spawn_service, WakeSource,
+    add_timer, cancel_timer, random_below, refresh_timer, service, spawn_service, WakeSource,
 };
 pub(crate) use share::{ask_to_share, serve_share_requests, this_core, CoreRef};
 pub(crate) use slot::wake_now_or_defer;
@@ -87,6 +88,8 @@ pub(crate) struct Shared {
     remote_spawns: critical_section::Mutex<RefCell<Vec<cores::RemoteSpawn>>>,
     /// Whether `remote_spawns` may hold some (so a drain skips the lock).
     spawns_pending: core::sync::atomic::AtomicBool,
+    /// What `stats` reports (written on the executor's thread only).
+    counters: counters::Counters,
     // Only on the executor's thread (see `is_current`):
     slots: RefCell<Vec<&'static [Slot; CHUNK]>>,
     free: RefCell<Vec<u32>>,
@@ -143,6 +146,7 @@ impl Shared {
             budget: core::sync::atomic::AtomicPtr::new(core::ptr::null_mut()),
             remote_spawns: critical_section::Mutex::new(RefCell::new(Vec::new())),
             spawns_pending: core::sync::atomic::AtomicBool::new(false),
+            counters: counters::Counters::default(),
             slots: RefCell::new(Vec::new()),
             free: RefCell::new(Vec::new()),
             tasks: RefCell::new(Vec::new()),
@@ -202,6 +206,7 @@ impl Shared {
     fn insert_task(&'static self, slot: &'static Slot, task: Rc<dyn ErasedTask, TaskAlloc>) {
         slot.task.set(Some(core::ptr::NonNull::from(&*task)));
         self.tasks.borrow_mut()[slot.index as usize] = Some(task);
+        self.counters.tasks_live.bump();
         self.schedule(slot);
     }
 
@@ -307,6 +312,7 @@ impl Shared {
         slot.task.set(None);
         let ended = self.tasks.borrow_mut()[slot.index as usize].take();
         self.free.borrow_mut().push(slot.index);
+        self.counters.tasks_live.drop_one();
         drop(ended);
     }
 
@@ -396,6 +402,7 @@ impl Shared {
             drop(tasks);
         }
         drop(core::mem::take(&mut *self.services.borrow_mut()));
+        self.counters.tasks_live.set(0);
         self.timers.clear();
         self.queue.borrow_mut().clear();
         self.next.set(None);
@@ -423,6 +430,7 @@ impl Shared {
         self.wait_noted.set(false);
         self.rng.set(seed | 1);
         self.wake_sources.set(0);
+        self.counters.reset();
         critical_section::with(|cs| self.remote_spawns.borrow_ref_mut(cs).clear());
         self.spawns_pending
             .store(false, core::sync::atomic::Ordering::Relaxed);

@@ -60,19 +60,6 @@ impl Drop for WakeSource {
     }
 }
 
-/// How many tasks the current executor has (0 outside a runtime): every
-/// table entry that is not free holds one.
-pub(crate) fn live_tasks() -> u64 {
-    current().map_or(0, |shared| {
-        (shared.tasks.borrow().len() - shared.free.borrow().len()) as u64
-    })
-}
-
-/// How many timers the current executor has pending (0 outside a runtime).
-pub(crate) fn pending_timers() -> u64 {
-    current().map_or(0, |shared| shared.timers.len() as u64)
-}
-
 /// A uniformly distributed number below `n` (n > 0), from the executor's PRNG.
 pub(crate) fn random_below(n: u64) -> u64 {
     let x = current().map_or(0, Shared::random);

@@ -256,7 +256,7 @@ pub(super) fn spawn_on<F>(
 where
     F: Future + 'static,
 {
-    crate::stats::bump(|c| &c.tasks_spawned);
+    super::count(|c| &c.tasks_spawned);
     let slot = shared.alloc_slot();
     let cell = Rc::new_in(TaskCell::new(slot.index, name, future), TaskAlloc);
     shared.insert_task(slot, cell.clone());

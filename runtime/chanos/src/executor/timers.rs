@@ -5,6 +5,8 @@ use alloc::collections::BTreeMap;
 use core::cell::{Cell, RefCell};
 use core::task::Waker;
 
+use super::counters::Count;
+
 /// Identifies a timer: its deadline, then a sequence number for ties.
 pub(crate) type TimerKey = (u64, u64);
 
@@ -33,18 +35,27 @@ impl TimerAction {
 pub(super) struct Timers {
     map: RefCell<BTreeMap<TimerKey, TimerAction>>,
     seq: Cell<u64>,
+    /// How many are pending, for `stats` on any core.
+    pending: Count,
 }
 
 impl Timers {
     pub(super) fn add(&self, deadline_ns: u64, action: TimerAction) -> TimerKey {
         let key = (deadline_ns, self.seq.get());
         self.seq.set(key.1 + 1);
-        self.map.borrow_mut().insert(key, action);
+        let mut map = self.map.borrow_mut();
+        map.insert(key, action);
+        self.pending.set(map.len() as u64);
         key
     }
 
     pub(super) fn cancel(&self, key: TimerKey) {
-        let removed = self.map.borrow_mut().remove(&key);
+        let removed = {
+            let mut map = self.map.borrow_mut();
+            let removed = map.remove(&key);
+            self.pending.set(map.len() as u64);
+            removed
+        };
         drop(removed); // outside the borrow: dropping a tick drops a channel end
     }
 
@@ -67,7 +78,11 @@ impl Timers {
             let due = {
                 let mut map = self.map.borrow_mut();
                 match map.first_key_value() {
-                    Some((key, _)) if key.0 <= now_ns => map.pop_first(),
+                    Some((key, _)) if key.0 <= now_ns => {
+                        let due = map.pop_first();
+                        self.pending.set(map.len() as u64);
+                        due
+                    }
                     _ => None,
                 }
             };
@@ -88,13 +103,14 @@ impl Timers {
             .map(|(key, _)| key.0)
     }
 
-    /// How many timers are pending.
-    pub(super) fn len(&self) -> usize {
-        self.map.borrow().len()
+    /// How many timers are pending (readable from any core).
+    pub(super) fn pending(&self) -> &Count {
+        &self.pending
     }
 
     pub(super) fn clear(&self) {
         let map = core::mem::take(&mut *self.map.borrow_mut());
+        self.pending.set(0);
         drop(map);
     }
 }

@@ -406,7 +406,7 @@ impl<B: Backend> Driver<B> {
     fn note_wake_source(&mut self) {
         let held =
             self.listeners.len() + self.connections.len() + self.connecting.len() + self.udp.len();
-        crate::stats::set_sockets(held);
+        crate::executor::counters::set(|c| &c.sockets, held as u64);
         let open = held > 0;
         match (open, self.wake_source.is_some()) {
             (true, false) => self.wake_source = Some(WakeSource::hold()),
