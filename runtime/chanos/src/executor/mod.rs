@@ -1,21 +1,16 @@
 //! The executor: one per core, polling green tasks (stackless futures).
 //!
-//! The run loop, in order: move wake-ups that came from other threads or
-//! interrupts (the injector) to the run queue; poll runnable tasks, the one
-//! woken last first (the LIFO `next` slot, so a receiver runs right after
-//! its sender) but never more than [`LIFO_BUDGET`] times in a row; fire due
-//! timers; and when nothing is runnable, park the core until the next timer
-//! deadline or a wake-up. When nothing is runnable, no timer is pending and
-//! `main` has not finished, no task can ever run again: that is a deadlock,
-//! reported by name ([`Deadlock`]).
-//!
-//! This file holds one executor's state (`Shared`) and its run loop. The
-//! rest, one concern a file: `api` (`Runtime`, `spawn`, `yield_now`),
-//! `context` (which executor runs here), `budget` (the cooperative budget),
-//! `wait_note` (what a task waits on, for the reports), `services` (what the
-//! rest of the crate asks of the executor: services, wake sources, timers,
-//! the PRNG), `task` (a task's allocation and its `JoinHandle`), `slot`
-//! (wakers), `timers`, and `deadlock` (the report).
+//! This file holds one executor's state (`Shared`). The rest, one concern
+//! a file: `run` (the run loop), `table` (the task table: slots, tasks,
+//! shutting down), `slot` (wakers), `injector` (wake-ups from other
+//! cores), `cores` and `core_threads` (a runtime of several cores), `share`
+//! (a channel's switch to shared), `api` (`Runtime`, `spawn`,
+//! `yield_now`), `context` (which executor runs here), `budget` (the
+//! cooperative budget), `wait_note` (what a task waits on, for the
+//! reports), `services` (what the rest of the crate asks of the executor:
+//! services, wake sources, timers, the PRNG), `task` (a task's allocation
+//! and its `JoinHandle`), `task_pool`, `timers`, `counters` (what `stats`
+//! reports) and `deadlock` (the report).
 
 mod api;
 mod budget;
@@ -26,9 +21,11 @@ mod cores;
 pub(crate) mod counters;
 mod deadlock;
 mod injector;
+mod run;
 mod services;
 mod share;
 mod slot;
+mod table;
 mod task;
 mod task_pool;
 mod timers;
@@ -49,21 +46,15 @@ pub use task::{JoinHandle, TaskName};
 pub(crate) use timers::{TimerAction, TimerKey, TimerTick};
 pub(crate) use wait_note::{describe_running, set_wait, set_wait_chan};
 
-use crate::platform::{self, Parker};
+use crate::platform::Parker;
 use alloc::collections::VecDeque;
 use alloc::rc::Rc;
 use alloc::vec::Vec;
 use context::current;
 use core::cell::{Cell, RefCell};
-use core::task::Context;
 use slot::{Slot, CHUNK};
 use task::ErasedTask;
 use task_pool::TaskAlloc;
-
-/// How many times in a row the LIFO slot may jump the queue.
-const LIFO_BUDGET: u32 = 16;
-/// Timers and remote wake-ups are looked at after this many polls at the latest.
-const POLLS_PER_TICK: u32 = 61;
 
 /// One executor's state. Leaked (see `slot`), so that wakers never dangle;
 /// once its runtime has ended it is reset and kept for the thread's next
@@ -169,281 +160,6 @@ impl Shared {
         current().is_some_and(|c| core::ptr::eq(c, self))
     }
 
-    fn slot(&self, index: u32) -> &'static Slot {
-        let i = index as usize;
-        &self.slots.borrow()[i / CHUNK][i % CHUNK]
-    }
-
-    /// Makes the task in `slot` runnable (executor thread only).
-    #[inline(always)] // hot: once per wake-up
-    fn schedule(&self, slot: &'static Slot) {
-        if slot.queued.replace(true) {
-            return;
-        }
-        if core::ptr::eq(self.running.get(), slot) {
-            // A task that wakes itself (yield) goes to the back of the line.
-            self.queue.borrow_mut().push_back(slot);
-        } else if let Some(previous) = self.next.replace(Some(slot)) {
-            self.queue.borrow_mut().push_back(previous);
-        }
-    }
-
-    fn alloc_slot(&'static self) -> &'static Slot {
-        if let Some(index) = self.free.borrow_mut().pop() {
-            return self.slot(index);
-        }
-        let mut tasks = self.tasks.borrow_mut();
-        let index = tasks.len();
-        tasks.push(None);
-        if index.is_multiple_of(CHUNK) {
-            self.slots
-                .borrow_mut()
-                .push(Slot::leak_chunk(self, index as u32));
-        }
-        self.slot(index as u32)
-    }
-
-    fn insert_task(&'static self, slot: &'static Slot, task: Rc<dyn ErasedTask, TaskAlloc>) {
-        slot.task.set(Some(core::ptr::NonNull::from(&*task)));
-        self.tasks.borrow_mut()[slot.index as usize] = Some(task);
-        self.counters.tasks_live.bump();
-        self.schedule(slot);
-    }
-
-    fn drain_injector(&self) {
-        use core::sync::atomic::Ordering;
-        if self.share_pending.load(Ordering::Acquire) {
-            self.serve_share_requests();
-        }
-        if self.injector.is_empty() {
-            return; // nothing pushed: no atomic read-modify-write, no lock
-        }
-        let mut taken = 0;
-        let mut next = self.injector.take_all();
-        while next != injector::EMPTY {
-            let slot = self.slot(next);
-            next = injector::unlink(&slot.remote_queued, &slot.remote_next);
-            self.schedule(slot);
-            taken += 1;
-        }
-        // Most drains on the cross-core path take only wake-ups: skip the
-        // lock unless a spawn was pushed.
-        if self.spawns_pending.swap(false, Ordering::Acquire) {
-            let spawns = critical_section::with(|cs| {
-                core::mem::take(&mut *self.remote_spawns.borrow_ref_mut(cs))
-            });
-            taken += spawns.len();
-            for spawn in spawns {
-                spawn();
-            }
-        }
-        if taken > 0 {
-            // Only now: until they are on the run queue, they are in flight.
-            self.injector.taken(taken as u32);
-        }
-    }
-
-    fn injector_is_empty(&self) -> bool {
-        self.injector.is_empty()
-    }
-
-    /// Parks until `unpark` or the deadline, unless a wake-up, spawn or
-    /// share request is already in (`injector.rs` says why none is missed).
-    fn park(&self, deadline: Option<u64>) {
-        let share_pending = || {
-            self.share_pending
-                .load(core::sync::atomic::Ordering::Acquire)
-        };
-        self.injector
-            .park_unless_news(share_pending, || self.parker.park(deadline));
-    }
-
-    /// Whether another core has ended the runtime (multi-core only).
-    fn stopping(&self) -> bool {
-        self.cores.get().is_some_and(cores::Cores::stopping)
-    }
-
-    fn pop_runnable(&self, lifo_streak: &mut u32) -> Option<&'static Slot> {
-        if *lifo_streak < LIFO_BUDGET {
-            if let Some(slot) = self.next.take() {
-                *lifo_streak += 1;
-                return Some(slot);
-            }
-        }
-        *lifo_streak = 0;
-        let popped = self.queue.borrow_mut().pop_front();
-        popped.or_else(|| self.next.take())
-    }
-
-    /// Polls the task in `slot` once; true when it has finished.
-    #[inline]
-    #[allow(unsafe_code)] // reads the slot's task pointer
-    fn poll_task(&'static self, slot: &'static Slot) -> bool {
-        slot.queued.set(false);
-        let Some(task) = slot.task.get() else {
-            return false; // a late wake-up for a task that has ended
-        };
-        // SAFETY: the slot's task is the one the task table owns, which
-        // keeps it until it finishes (noticed below, after the poll) or the
-        // runtime shuts down (which clears every slot's task first).
-        let (header, task) = unsafe { (task::header_of(task), task.as_ref()) };
-        self.running.set(slot);
-        self.running_header.set(header);
-        self.wait_noted.set(false);
-        budget::start_poll();
-        // A slot's waker has nothing to drop: skip the call that would.
-        let waker = core::mem::ManuallyDrop::new(slot.waker());
-        let finished = task.poll(&mut Context::from_waker(&waker)).is_ready();
-        budget::end_poll();
-        self.running.set(core::ptr::null());
-        self.running_header.set(core::ptr::null());
-        if !finished && !self.wait_noted.get() {
-            // Pending on something chanos cannot see: forget the old note.
-            header.set_wait(WaitOn::Nothing);
-        }
-        if finished {
-            self.end_task(slot);
-        }
-        finished
-    }
-
-    /// Frees the slot of a task that has finished.
-    fn end_task(&self, slot: &'static Slot) {
-        slot.task.set(None);
-        let ended = self.tasks.borrow_mut()[slot.index as usize].take();
-        self.free.borrow_mut().push(slot.index);
-        self.counters.tasks_live.drop_one();
-        drop(ended);
-    }
-
-    /// Runs until the task in slot `main` finishes, or nothing can run
-    /// again, or (with several cores) another core ends the runtime.
-    fn run(&'static self, main: u32) -> RunEnd {
-        let mut polls_since_tick = 0u32;
-        let mut lifo_streak = 0u32;
-        loop {
-            while let Some(slot) = self.pop_runnable(&mut lifo_streak) {
-                if self.poll_task(slot) && slot.index == main {
-                    return RunEnd::MainDone;
-                }
-                polls_since_tick += 1;
-                if polls_since_tick >= POLLS_PER_TICK {
-                    polls_since_tick = 0;
-                    self.timers.fire_due(platform::now_ns());
-                    self.drain_injector();
-                    if self.stopping() {
-                        return RunEnd::Stopped;
-                    }
-                }
-            }
-            self.drain_injector();
-            if self.next.get().is_some() || !self.queue.borrow().is_empty() {
-                continue;
-            }
-            if self.timers.fire_due(platform::now_ns()) > 0 {
-                continue;
-            }
-            if self.stopping() {
-                return RunEnd::Stopped;
-            }
-            match self.timers.next_live_deadline() {
-                Some(deadline) => self.park(Some(deadline)),
-                None if self.wake_sources.get() > 0 => self.park(None),
-                None if !self.injector_is_empty() => {}
-                None => match self.cores.get() {
-                    None => return RunEnd::Deadlock(self.deadlock_report()),
-                    // Idle: parked until woken, unless every core is.
-                    Some(cores) => cores.idle(self),
-                },
-            }
-            self.drain_injector();
-        }
-    }
-
-    fn deadlock_report(&self) -> Deadlock {
-        Deadlock {
-            tasks: self.blocked_tasks(),
-        }
-    }
-
-    fn blocked_tasks(&self) -> Vec<BlockedTask> {
-        let tasks = self.tasks.borrow();
-        let name_of = |index: u32| {
-            tasks
-                .get(index as usize)
-                .and_then(Option::as_ref)
-                .map(|t| t.header().name.clone())
-        };
-        let core = self.core.get();
-        tasks
-            .iter()
-            .flatten()
-            .map(|t| BlockedTask::new(t.header(), core, &name_of))
-            .collect()
-    }
-
-    /// Drops every task that is left, then forgets the executor's state.
-    /// The task table keeps its length: every slot stays numbered, and
-    /// `reset` frees them all.
-    fn shut_down(&'static self) {
-        self.for_each_slot(|slot| slot.task.set(None));
-        loop {
-            // Dropping a future may wake others, spawn, or drop tasks' last
-            // handles: never hold a borrow while it runs.
-            let tasks: Vec<_> = self
-                .tasks
-                .borrow_mut()
-                .iter_mut()
-                .map(Option::take)
-                .collect();
-            if tasks.iter().all(Option::is_none) {
-                break;
-            }
-            drop(tasks);
-        }
-        drop(core::mem::take(&mut *self.services.borrow_mut()));
-        self.counters.tasks_live.set(0);
-        self.timers.clear();
-        self.queue.borrow_mut().clear();
-        self.next.set(None);
-    }
-
-    /// Makes a shut-down executor as good as new for another runtime (the
-    /// image runs one runtime, so only hosted code reuses executors). Its
-    /// slots are all free again; a waker kept from the old runtime can at
-    /// most wake a new task spuriously, which tasks tolerate (see `slot`).
-    #[cfg(not(target_os = "none"))]
-    fn reset(&'static self, seed: u64) {
-        let slots = self.tasks.borrow().len() as u32;
-        *self.free.borrow_mut() = (0..slots).rev().collect();
-        self.for_each_slot(|slot| {
-            slot.queued.set(false);
-            slot.remote_queued
-                .store(false, core::sync::atomic::Ordering::Relaxed);
-        });
-        critical_section::with(|cs| {
-            self.injector.reset();
-            self.share_requests.borrow_ref_mut(cs).clear();
-        });
-        self.running.set(core::ptr::null());
-        self.running_header.set(core::ptr::null());
-        self.wait_noted.set(false);
-        self.rng.set(seed | 1);
-        self.wake_sources.set(0);
-        self.counters.reset();
-        critical_section::with(|cs| self.remote_spawns.borrow_ref_mut(cs).clear());
-        self.spawns_pending
-            .store(false, core::sync::atomic::Ordering::Relaxed);
-        self.core.set(0);
-        self.cores.set(None);
-    }
-
-    fn for_each_slot(&self, mut f: impl FnMut(&'static Slot)) {
-        for chunk in self.slots.borrow().iter() {
-            chunk.iter().for_each(&mut f);
-        }
-    }
-
     fn random(&self) -> u64 {
         // xorshift64*: small, fast and good enough to pick a select arm.
         let mut x = self.rng.get();
@@ -452,71 +168,5 @@ impl Shared {
         x ^= x >> 27;
         self.rng.set(x);
         x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::chan;
-    use alloc::vec;
-
-    #[test]
-    fn a_woken_receiver_runs_next_and_a_yielding_task_goes_last() {
-        let trace = Runtime::with_seed(1)
-            .block_on(async {
-                let (trace_tx, trace_rx) = chan::bounded::<&'static str>(16);
-                let (tx, rx) = chan::bounded::<()>(0);
-                let t = trace_tx.clone();
-                spawn_named("receiver", async move {
-                    rx.recv().await;
-                    t.send("receiver woke").await.unwrap();
-                });
-                let t = trace_tx.clone();
-                spawn_named("bystander", async move {
-                    t.send("bystander ran").await.unwrap();
-                });
-                yield_now().await; // both spawned tasks run; the receiver waits
-                tx.send(()).await.unwrap();
-                trace_tx.send("sender goes on").await.unwrap();
-                yield_now().await;
-                drop(trace_tx);
-                let mut trace = vec![];
-                while let Some(event) = trace_rx.recv().await {
-                    trace.push(event);
-                }
-                trace
-            })
-            .unwrap();
-        assert_eq!(trace, ["bystander ran", "sender goes on", "receiver woke"]);
-    }
-
-    #[test]
-    fn select_inside_the_crate_uses_the_same_macro() {
-        let got = Runtime::new()
-            .block_on(async {
-                let (tx, rx) = chan::bounded::<u8>(1);
-                tx.try_send(1).unwrap();
-                crate::select! { v = rx.recv() => v, default => None }
-            })
-            .unwrap();
-        assert_eq!(got, Some(1));
-    }
-
-    #[test]
-    fn slots_are_reused_after_tasks_end() {
-        Runtime::new()
-            .block_on(async {
-                for _ in 0..3 * CHUNK {
-                    spawn(async {}).await;
-                }
-                let shared = current().unwrap();
-                assert!(
-                    shared.tasks.borrow().len() <= 2,
-                    "{}",
-                    shared.tasks.borrow().len()
-                );
-            })
-            .unwrap();
     }
 }
