@@ -1,5 +1,5 @@
 //! A place for one waker, which any thread or interrupt handler may wake:
-//! how a device, a poller thread or a connection reaches the task that
+//! how a device or a connection reaches the task that
 //! serves it. (embassy and `futures` call this an `AtomicWaker`; here it is
 //! a critical section around an `Option<Waker>`, which serves both
 //! platforms.)

@@ -36,6 +36,8 @@ pub(crate) use budget::poll_budget;
 pub use cores::{core, cores, spawn_on, spawn_on_named, spawn_spread, CoreJoinHandle};
 pub(crate) use counters::count;
 pub use deadlock::{BlockedTask, Deadlock};
+#[cfg(not(target_os = "none"))]
+pub(crate) use services::io;
 pub(crate) use services::{
     add_timer, cancel_timer, random_below, refresh_timer, service, spawn_service, WakeSource,
 };
@@ -94,7 +96,7 @@ pub(crate) struct Shared {
     wait_noted: Cell<bool>,
     timers: timers::Timers,
     rng: Cell<u64>,
-    /// Outside wake sources (a NIC, a socket poller) that may wake a task
+    /// Outside wake sources (a NIC, sockets) that may wake a task
     /// although no timer is pending: while any is held, nothing runnable
     /// means "wait", not "deadlock".
     wake_sources: Cell<u32>,

@@ -145,6 +145,7 @@ impl Shared {
                 if polls_since_tick >= POLLS_PER_TICK {
                     polls_since_tick = 0;
                     self.timers.fire_due(platform::now_ns());
+                    self.parker.poll_io();
                     self.drain_injector();
                     if self.stopping() {
                         return RunEnd::Stopped;

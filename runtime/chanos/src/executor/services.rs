@@ -9,7 +9,7 @@ use alloc::rc::Rc;
 use core::future::Future;
 
 /// Spawns a runtime-internal task (the network task), which may hold
-/// what apps may not: device handles, a socket poller.
+/// what apps may not: device handles, sockets.
 #[track_caller]
 pub(crate) fn spawn_service<F>(name: &'static str, future: F) -> JoinHandle<F::Output>
 where
@@ -35,7 +35,15 @@ pub(crate) fn service<T: 'static>(start: impl FnOnce() -> Rc<T>) -> Rc<T> {
     })
 }
 
-/// Held while an outside source (a device interrupt, a socket poller) may
+/// The current executor's epoll instance, where the hosted network
+/// backend registers its sockets: their readiness wakes this core.
+#[cfg(not(target_os = "none"))]
+#[track_caller]
+pub(crate) fn io() -> std::io::Result<&'static crate::platform::Io> {
+    expect_current().parker.io()
+}
+
+/// Held while an outside source (a device interrupt, socket readiness) may
 /// wake a task: the executor then waits for it instead of reporting a
 /// deadlock when nothing else can run.
 pub(crate) struct WakeSource {

@@ -1,6 +1,6 @@
 //! The network task: owns the backend's sockets and pumps bytes between
-//! them and the apps' channels. It runs whenever the device (or the socket
-//! poller), an app's channel or the stack's own timer wakes it, and sleeps
+//! them and the apps' channels. It runs whenever the device (or its core's
+//! epoll instance), an app's channel or the stack's own timer wakes it, and sleeps
 //! otherwise: it never polls in a loop.
 
 use super::dirty::{Dirty, Mark};
@@ -93,7 +93,7 @@ struct Driver<B: Backend> {
     dirty: Arc<Dirty>,
     udp: Vec<Bound<B>>,
     alarm: Option<Sleep>,
-    /// Held while any socket is open: the device or the poller may wake us.
+    /// Held while any socket is open: the device or epoll may wake us.
     wake_source: Option<WakeSource>,
 }
 

@@ -1,11 +1,10 @@
-//! The hosted backend: non-blocking Linux sockets, watched by mio.
-//!
-//! A poller thread blocks in `epoll_wait` (through mio) and, when a socket
-//! becomes ready, records which and wakes the network task: the same path
-//! any wake from another thread takes (the executor's injector). The
-//! network task reads and writes only sockets marked ready, and clears the
-//! mark when the kernel says "would block" (mio's readiness is
-//! edge-triggered: the next change wakes the task again).
+//! The hosted backend: non-blocking Linux sockets, registered (through
+//! mio) in the epoll instance of the core that opened them. That core reads
+//! their readiness when it parks or every few dozen polls
+//! (`platform::Parker`), and wakes the network task, which reads and writes
+//! only sockets marked ready and clears the mark when the kernel says
+//! "would block" (mio's readiness is edge-triggered: the next change wakes
+//! the task again).
 //!
 //! One readiness is never reported again: a listener whose `accept` failed
 //! for want of file descriptors or memory (EMFILE and the like) still has
@@ -15,37 +14,21 @@
 
 use super::io::{Accepted, Backend, ReadStep, WriteStep};
 use super::{Datagram, NetError, SocketAddr, CHUNK_BYTES, MAX_DATAGRAM};
-use crate::atomic_waker::AtomicWaker;
+use crate::platform::{Io, READABLE as READ, WRITABLE as WRITE};
 use crate::time::{Duration, Instant};
 use alloc::collections::BTreeMap;
 use alloc::string::ToString;
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::task::{Context, Poll, Waker};
-use mio::{Events, Interest, Token};
+use mio::{Interest, Token};
 use std::io::{ErrorKind, Read, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
 
-const READ: u8 = 1;
-const WRITE: u8 = 2;
-/// The token of the waker that stops the poller thread.
-const STOP: Token = Token(usize::MAX);
 /// How soon a listener that ran out of descriptors is tried again.
 const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 
-/// What the poller thread tells the network task.
-#[derive(Default)]
-struct News {
-    ready: Mutex<Vec<(usize, u8)>>,
-    task: AtomicWaker,
-    stop: AtomicBool,
-}
-
 pub(crate) struct Hosted {
-    registry: mio::Registry,
-    news: Arc<News>,
-    stopper: mio::Waker,
+    /// This core's epoll instance (its parker's).
+    io: &'static Io,
     /// Readiness per socket token, as last reported and not yet used up.
     ready: BTreeMap<usize, u8>,
     /// Who waits for a socket to become ready (its connection's waker).
@@ -67,19 +50,12 @@ pub(crate) struct Socket<S> {
 }
 
 pub(crate) fn open() -> Result<Hosted, NetError> {
-    let poll = mio::Poll::new().map_err(os)?;
-    let registry = poll.registry().try_clone().map_err(os)?;
-    let stopper = mio::Waker::new(poll.registry(), STOP).map_err(os)?;
-    let news = Arc::new(News::default());
-    let for_thread = news.clone();
-    std::thread::Builder::new()
-        .name("chanos-net-poller".into())
-        .spawn(move || watch(poll, &for_thread))
-        .map_err(os)?;
+    let io = crate::executor::io().map_err(os)?;
+    // Tokens start again from 0: what sockets of an earlier runtime
+    // reported is not about these.
+    io.forget_ready();
     Ok(Hosted {
-        registry,
-        news,
-        stopper,
+        io,
         ready: BTreeMap::new(),
         waiting: BTreeMap::new(),
         next_token: 0,
@@ -88,36 +64,6 @@ pub(crate) fn open() -> Result<Hosted, NetError> {
         retry_at: None,
         starving: false,
     })
-}
-
-/// The poller thread: waits for readiness and wakes the network task.
-fn watch(mut poll: mio::Poll, news: &News) {
-    let mut events = Events::with_capacity(256);
-    loop {
-        if let Err(error) = poll.poll(&mut events, None) {
-            if error.kind() == ErrorKind::Interrupted {
-                continue;
-            }
-            log::error!("network: the socket poller failed: {error}");
-            return;
-        }
-        if news.stop.load(Ordering::Acquire) {
-            return;
-        }
-        let mut ready = news.ready.lock().unwrap_or_else(|e| e.into_inner());
-        for event in &events {
-            let mut flags = 0;
-            if event.is_readable() || event.is_read_closed() || event.is_error() {
-                flags |= READ;
-            }
-            if event.is_writable() || event.is_write_closed() || event.is_error() {
-                flags |= WRITE;
-            }
-            ready.push((event.token().0, flags));
-        }
-        drop(ready);
-        news.task.wake();
-    }
 }
 
 fn os(error: std::io::Error) -> NetError {
@@ -142,7 +88,8 @@ impl Hosted {
     fn register<S: mio::event::Source>(&mut self, mut io: S) -> Result<Socket<S>, NetError> {
         let token = self.next_token;
         self.next_token += 1;
-        self.registry
+        self.io
+            .registry()
             .register(
                 &mut io,
                 Token(token),
@@ -155,7 +102,7 @@ impl Hosted {
     }
 
     fn forget<S: mio::event::Source>(&mut self, mut socket: Socket<S>) {
-        let _ = self.registry.deregister(&mut socket.io);
+        let _ = self.io.registry().deregister(&mut socket.io);
         self.ready.remove(&socket.token);
         self.waiting.remove(&socket.token);
     }
@@ -193,13 +140,6 @@ impl Hosted {
             }
         }
         None
-    }
-}
-
-impl Drop for Hosted {
-    fn drop(&mut self) {
-        self.news.stop.store(true, Ordering::Release);
-        let _ = self.stopper.wake();
     }
 }
 
@@ -374,8 +314,7 @@ impl Backend for Hosted {
     }
 
     fn poll(&mut self, cx: &mut Context<'_>) -> bool {
-        self.news.task.register(cx.waker());
-        let news = core::mem::take(&mut *self.news.ready.lock().unwrap_or_else(|e| e.into_inner()));
+        let news = self.io.take_ready(cx.waker());
         let mut any = !news.is_empty();
         if self.retry_at.is_some_and(|at| Instant::now() >= at) {
             // Try the starved listeners again; one that fails again starts

@@ -74,8 +74,9 @@ pub(crate) trait Backend: 'static {
     fn send_datagram(&mut self, socket: &mut Self::Datagram, datagram: &Datagram) -> WriteStep;
     fn release_udp(&mut self, socket: Self::Datagram);
 
-    /// Moves packets between the device and the sockets (or collects the
-    /// poller's news); true when something happened that the pumps should see.
+    /// Moves packets between the device and the sockets (hosted: takes
+    /// the readiness epoll reported); true when something happened that
+    /// the pumps should see.
     fn poll(&mut self, cx: &mut Context<'_>) -> bool;
     /// When `poll` must run again even if nothing wakes the task, in
     /// nanoseconds of [`Instant`] time.

@@ -2,7 +2,7 @@
 //!
 //! One runtime task, the *network task*, owns every socket: in the image it
 //! owns the TCP/IP stack (smoltcp) and the virtio-net device, hosted it owns
-//! non-blocking Linux sockets and a readiness poller. Apps never touch a
+//! non-blocking Linux sockets, in its core's epoll instance. Apps never touch a
 //! socket: an accepted [`TcpStream`] is a pair of bounded channels to and
 //! from the network task, so reading and writing are channel operations
 //! that compose with [`select!`](crate::select!) and

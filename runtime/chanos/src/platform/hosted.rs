@@ -5,7 +5,11 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use std::io::Write;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+
+#[path = "hosted_parker.rs"]
+mod parker;
+pub(crate) use parker::{Io, Parker, READABLE, WRITABLE};
+use std::time::Instant;
 
 fn origin() -> Instant {
     static ORIGIN: OnceLock<Instant> = OnceLock::new();
@@ -19,7 +23,9 @@ pub(crate) fn now_ns() -> u64 {
 
 /// What boot measured (nothing, for a process).
 pub(crate) fn boot_report() -> String {
-    String::from("hosted: std's monotonic clock, thread park/unpark")
+    String::from(
+        "hosted: std's monotonic clock, thread park/unpark, epoll_wait once a socket opens",
+    )
 }
 
 /// A process has no first instruction of its own to measure from.
@@ -51,49 +57,6 @@ pub(crate) fn resident_bytes() -> Option<u64> {
     BYTES.store(kib * 1024, Ordering::Relaxed);
     READ_AT.store(now, Ordering::Relaxed);
     Some(kib * 1024)
-}
-
-/// Puts the executor's thread to sleep; `unpark` may come from any thread.
-#[derive(Debug)]
-pub(crate) struct Parker {
-    /// The thread that parks: the one running the executor now (`bind`).
-    thread: std::sync::Mutex<std::thread::Thread>,
-}
-
-impl Parker {
-    /// A parker for the calling thread.
-    pub(crate) fn new() -> Self {
-        Parker {
-            thread: std::sync::Mutex::new(std::thread::current()),
-        }
-    }
-
-    /// Makes the calling thread the one that parks (an executor made on one
-    /// thread may run on another: a core's).
-    pub(crate) fn bind(&self) {
-        *self.thread.lock().unwrap_or_else(|e| e.into_inner()) = std::thread::current();
-    }
-
-    /// Sleeps until `unpark` or the deadline. An `unpark` that came first
-    /// is not lost: std keeps a token for it.
-    pub(crate) fn park(&self, deadline_ns: Option<u64>) {
-        match deadline_ns {
-            None => std::thread::park(),
-            Some(deadline) => {
-                let now = now_ns();
-                if deadline > now {
-                    std::thread::park_timeout(Duration::from_nanos(deadline - now));
-                }
-            }
-        }
-    }
-
-    pub(crate) fn unpark(&self) {
-        self.thread
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .unpark();
-    }
 }
 
 /// Lets another thread run (a spinning wait's back-off).

@@ -320,6 +320,10 @@ impl Parker {
     pub(crate) fn unpark(&self) {
         UNPARKED.store(true, Ordering::Release);
     }
+
+    /// The device's interrupt wakes the network task: nothing to look at.
+    #[inline(always)]
+    pub(crate) fn poll_io(&self) {}
 }
 
 /// How many cores a runtime uses: one, so far.
