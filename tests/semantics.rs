@@ -532,6 +532,34 @@ fn select_chooses_fairly_among_ready_arms_and_losers_keep_their_values() {
     );
 }
 
+/// With an arm that is never ready between two that are, each ready arm
+/// still wins half the time: a random rotation of the arms (start
+/// anywhere, go on in order) would favour the arm after the idle one.
+#[test]
+fn select_is_fair_when_an_idle_arm_sits_between_ready_ones() {
+    let (first, last) = run(async {
+        let (a_tx, a_rx) = chan::bounded::<u32>(1);
+        let (_idle_tx, idle_rx) = chan::bounded::<u32>(1);
+        let (c_tx, c_rx) = chan::bounded::<u32>(1);
+        let (mut first, mut last) = (0, 0);
+        for i in 0..4000 {
+            let _ = a_tx.try_send(i);
+            let _ = c_tx.try_send(i);
+            select! {
+                _ = a_rx.recv() => first += 1,
+                _ = idle_rx.recv() => unreachable!("nothing was sent"),
+                _ = c_rx.recv() => last += 1,
+            }
+        }
+        (first, last)
+    });
+    assert_eq!(first + last, 4000);
+    assert!(
+        (1700..=2300).contains(&first),
+        "the first arm won {first} of 4000 times"
+    );
+}
+
 #[test]
 fn select_is_reproducible_with_the_same_seed() {
     fn choices(seed: u64) -> Vec<u8> {

@@ -15,10 +15,10 @@
 //! ```
 //!
 //! # How an arm is chosen
-//! 1. Every arm is asked whether it could complete now. If some can, one of
-//!    them is chosen uniformly at random (as Go does) and completed; the
-//!    others are not touched, so a losing receive consumes nothing and a
-//!    losing send delivers nothing.
+//! 1. The arms are tried in a random order (as Go does), and the first that
+//!    can complete now completes: a uniform choice among the arms that
+//!    could. The others are not touched, so a losing receive consumes
+//!    nothing and a losing send delivers nothing.
 //! 2. If none can and there is a `default` arm, it runs.
 //! 3. Otherwise every arm registers as a waiter on its channel, all sharing
 //!    one [`SelectClaim`]. The first counterpart to complete one of them
@@ -52,9 +52,8 @@ mod sealed {
 /// for and withdrawn. Implemented by chanos's channel operations only.
 #[doc(hidden)]
 pub trait ErasedArm: sealed::Sealed {
-    fn ready(&self) -> bool;
-    /// Completes now, after `ready()` said it could; false when a task on
-    /// another core took the chance in between.
+    /// Completes now if the channel lets it (a value to take, room to
+    /// send, or closed); false, changing nothing, when it does not.
     fn complete(&mut self) -> bool;
     /// Waits as arm `arm` of the select `claim`; or, when the channel has
     /// become ready meanwhile (another core), claims the select for this
@@ -182,10 +181,6 @@ impl<T> fmt::Debug for RecvArm<'_, T> {
 }
 
 impl<T: 'static> ErasedArm for RecvArm<'_, T> {
-    fn ready(&self) -> bool {
-        self.chan().state.lock().recv_ready()
-    }
-
     fn complete(&mut self) -> bool {
         let result = self.chan().state.lock().try_recv();
         self.take_result(result)
@@ -275,10 +270,6 @@ impl<T> fmt::Debug for SendArm<'_, T> {
 }
 
 impl<T: 'static> ErasedArm for SendArm<'_, T> {
-    fn ready(&self) -> bool {
-        self.sender.chan.state.lock().send_ready()
-    }
-
     fn complete(&mut self) -> bool {
         let value = self.value.take().expect("a send arm is completed once");
         let result = self.sender.chan.state.lock().try_send(value);
@@ -436,25 +427,22 @@ impl<const N: usize> Future for Select<'_, N> {
             this.withdraw(None);
         }
         core::task::ready!(executor::poll_budget(cx));
-        loop {
-            // The ready arms' numbers, in order (a list rather than a bit
-            // set: counting bits is a software loop on baseline x86_64).
-            let mut ready = [0u8; N];
-            let mut count = 0;
-            for (i, arm) in this.arms.iter().enumerate() {
-                if arm.ready() {
-                    ready[count] = i as u8;
-                    count += 1;
-                }
+        // Try the arms in a random order, drawn one arm at a time, until
+        // one completes: the first ready arm of a uniformly random order
+        // is a uniform choice among the ready arms, and when the first arm
+        // drawn is ready (two ready arms: half the time, or more) this
+        // takes one channel lock, where looking at every arm first took
+        // one per arm more.
+        let mut untried: [u8; N] = core::array::from_fn(|i| i as u8);
+        let mut left = N;
+        while left > 0 {
+            let pick = executor::random_below(left as u64) as usize;
+            let arm = usize::from(untried[pick]);
+            if this.arms[arm].complete() {
+                return Poll::Ready(Some(arm));
             }
-            if count == 0 {
-                break;
-            }
-            let chosen = usize::from(ready[executor::random_below(count as u64) as usize]);
-            if this.arms[chosen].complete() {
-                return Poll::Ready(Some(chosen));
-            }
-            // Another core took it between the look and the take: look again.
+            left -= 1;
+            untried[pick] = untried[left];
         }
         if this.has_default {
             return Poll::Ready(None);
