@@ -50,6 +50,8 @@ METRICS = {
     "image_bytes": ("image size (hello)", True),
     "boot_process_ms": ("boot: whole QEMU process, start to exit (hello)", True),
     "boot_to_main_ms": ("boot: first instruction to main (hello)", True),
+    "boot_to_main_2_cpus_ms": ("boot: first instruction to main, 2 CPUs all online (hello)", True),
+    "boot_to_main_4_cpus_ms": ("boot: first instruction to main, 4 CPUs all online (hello)", True),
     "instr_pingpong_rendezvous_rt": ("instructions: round trip, rendezvous", True),
     "instr_pingpong_cap1_rt": ("instructions: round trip, capacity 1", True),
     "instr_yield": ("instructions: yield", True),

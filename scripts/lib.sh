@@ -211,7 +211,8 @@ QEMU_CPU=max,-arch-capabilities
 # (TCG only) runs the guest under `-icount shift=0,sleep=off`: its clock
 # advances one nanosecond per instruction retired, and never by the host's
 # time, so that the app's own timings count instructions. BOOT_TIMEOUT
-# (seconds) stops QEMU if the image runs longer. QEMU stays in the caller's
+# (seconds) stops QEMU if the image runs longer. BOOT_CPUS (default 1) is
+# how many CPUs the image gets (one executor each). QEMU stays in the caller's
 # process group (`timeout --foreground`), so that whoever stops the caller's
 # group stops QEMU too.
 boot_qemu() {
@@ -234,7 +235,7 @@ boot_qemu() {
     # killed by a signal: the line after it says so.
     {
         ${run[@]+"${run[@]}"} qemu-system-x86_64 \
-            -M "$machine" -accel "$accel" ${icount[@]+"${icount[@]}"} -cpu "$QEMU_CPU" -m 256M -smp 1 \
+            -M "$machine" -accel "$accel" ${icount[@]+"${icount[@]}"} -cpu "$QEMU_CPU" -m 256M -smp "${BOOT_CPUS:-1}" \
             -no-reboot -display none -nodefaults -serial stdio "${net[@]}" \
             -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
             -kernel "$image" -append "$*" 2>&"$errors_fd" || status=$?
@@ -246,13 +247,14 @@ boot_qemu() {
     return "$status"
 }
 
-# boot_uhyve IMAGE ARGS...: boots IMAGE under uhyve; returns the app's status.
+# boot_uhyve IMAGE ARGS...: boots IMAGE under uhyve on BOOT_CPUS CPUs
+# (default 1); returns the app's status.
 boot_uhyve() {
     local image=$1
     shift
     local status=0
     # `--` so that arguments starting with a dash reach the app, not uhyve.
-    ${DIE_WITH_PARENT[@]+"${DIE_WITH_PARENT[@]}"} "$(uhyve_bin)" --no-aslr -m 64MiB -c 1 "$image" -- "$@" || status=$?
+    ${DIE_WITH_PARENT[@]+"${DIE_WITH_PARENT[@]}"} "$(uhyve_bin)" --no-aslr -m 64MiB -c "${BOOT_CPUS:-1}" "$image" -- "$@" || status=$?
     return "$status"
 }
 

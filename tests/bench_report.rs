@@ -145,6 +145,18 @@ fn the_quick_benchmark_runs_every_system() {
         );
     }
     assert!(report.contains("## Goals"), "{report}");
+    // The image on 2 and 4 CPUs: its cross-core round trip, worker pool, boot.
+    for metric in [
+        "round trip between core 0 and core 1",
+        "primes below N by a worker pool, 2 cores",
+        "boot: first instruction to main, 4 CPUs all online",
+    ] {
+        let row = report.lines().any(|line| {
+            line.starts_with(&format!("| {metric}"))
+                && line.contains("| chanos image, emulated (TCG) |")
+        });
+        assert!(row, "{metric} for the image missing:\n{report}");
+    }
     for metric in ["TCP echo throughput", "HTTP requests per second"] {
         for system in [
             "chanos (hosted)",

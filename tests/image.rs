@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 const APPS: &[&str] = &[
     "hello", "sieve", "primes", "vending", "deadlock", "faults", "sleep", "args", "tour", "echo",
-    "http",
+    "http", "pingpong",
 ];
 
 /// Builds every image once per test process.
@@ -29,12 +29,18 @@ struct Boot {
 /// Boots `app` with `args` the way `scripts/run` does (same QEMU command,
 /// same exit-status mapping), under `how`: "tcg", "kvm" or "uhyve".
 fn boot(how: &str, app: &str, args: &[&str]) -> Boot {
+    boot_on_cpus(1, how, app, args)
+}
+
+/// [`boot`], with `cpus` CPUs (`scripts/run --cores`).
+fn boot_on_cpus(cpus: u32, how: &str, app: &str, args: &[&str]) -> Boot {
     let boot = match how {
         "uhyve" => "boot_uhyve",
         accel => &format!("boot_qemu {accel}"),
     };
     let start = Instant::now();
-    let out: Output = boot_command("", boot, &images().join(app), args, Some(120))
+    let setup = format!("BOOT_CPUS={cpus}");
+    let out: Output = boot_command(&setup, boot, &images().join(app), args, Some(120))
         .output()
         .expect("bash runs");
     Boot {
@@ -75,15 +81,119 @@ fn sieve_100_ends_with_541() {
 }
 
 #[test]
-fn primes_counts_on_the_images_one_core() {
-    let b = tcg("primes", &["20000", "--rounds", "1"]);
-    assert_eq!(b.status, 0, "{}{}", b.stdout, b.stderr);
+fn the_worker_pool_counts_right_on_1_and_2_cpus() {
+    // How the chunks were shared on 2 depends on the host's load (a woken
+    // CPU may come too late to take any): only the count must be right.
+    for (cpus, said) in [(1, "one core only"), (2, "\n2 cores: ")] {
+        let b = boot_on_cpus(cpus, "tcg", "primes", &["100000", "--rounds", "1"]);
+        assert_eq!(b.status, 0, "{cpus} CPUs: {}{}", b.stdout, b.stderr);
+        assert!(
+            b.stdout.contains("primes below 100000: 9592\n") && b.stdout.contains(said),
+            "{cpus} CPUs: {}",
+            b.stdout
+        );
+    }
+}
+
+#[test]
+fn every_cpu_runs_a_core_and_channels_cross_them_with_2_and_4_cpus() {
+    for cpus in [2, 4] {
+        let b = boot_on_cpus(cpus, "tcg", "pingpong", &["2000", "cross"]);
+        assert_eq!(b.status, 0, "{cpus} CPUs: {}{}", b.stdout, b.stderr);
+        assert!(
+            b.stdout.starts_with("bench cross_core_rt "),
+            "{cpus} CPUs: {}",
+            b.stdout
+        );
+    }
+}
+
+#[test]
+fn a_fault_on_a_secondary_cpu_ends_the_image_with_its_report() {
+    let b = boot_on_cpus(2, "tcg", "faults", &["null", "1"]);
+    assert_eq!(b.status, 102, "{}{}", b.stdout, b.stderr);
     assert!(
-        b.stdout.contains("primes below 20000: 2262\n"),
+        b.stdout
+            .contains("chanos: CPU exception on CPU 1: page fault (#PF)"),
         "{}",
         b.stdout
     );
-    assert!(b.stdout.contains("one core only"), "{}", b.stdout);
+    assert!(
+        b.stdout
+            .contains("null pointer, in task 0 \"scribbler\" on core 1"),
+        "{}",
+        b.stdout
+    );
+    let b = boot_on_cpus(2, "tcg", "faults", &["overflow", "1"]);
+    assert_eq!(b.status, 102, "{}{}", b.stdout, b.stderr);
+    assert!(
+        b.stdout.contains("stack overflow: the kernel stack ran into its guard page, in task 0 \"recurser\" on core 1"),
+        "{}",
+        b.stdout
+    );
+    let b = boot_on_cpus(2, "tcg", "faults", &["panic", "1"]);
+    assert_eq!(b.status, 101, "{}{}", b.stdout, b.stderr);
+    assert!(
+        b.stdout.contains("task 0 \"worker\" on core 1 panicked"),
+        "{}",
+        b.stdout
+    );
+    let b = boot_on_cpus(2, "tcg", "faults", &["oom", "1"]);
+    assert_eq!(b.status, 103, "{}{}", b.stdout, b.stderr);
+    assert!(
+        b.stdout
+            .contains("chanos: out of memory on CPU 1: a request for"),
+        "{}",
+        b.stdout
+    );
+}
+
+#[test]
+fn a_deadlock_across_cpus_is_reported_with_each_tasks_core() {
+    let b = boot_on_cpus(2, "tcg", "deadlock", &["1"]);
+    assert_eq!(b.status, 2, "{}{}", b.stdout, b.stderr);
+    assert!(
+        b.stdout
+            .contains("task 1 \"left\" on core 0 waits to receive on channel \"right to left\""),
+        "{}",
+        b.stdout
+    );
+    assert!(
+        b.stdout
+            .contains("task 0 \"right\" on core 1 waits to receive on channel \"left to right\""),
+        "{}",
+        b.stdout
+    );
+}
+
+#[test]
+fn idle_cpus_halt_an_idle_4_cpu_image_uses_next_to_no_host_cpu() {
+    // `times` prints the CPU time of the shell's children: QEMU's.
+    let script = format!(
+        "source '{}/scripts/lib.sh' && BOOT_CPUS=4 boot_qemu tcg '{}' 2000; status=$?; times; exit $status",
+        chanos_tests::workspace_root().display(),
+        images().join("sleep").display()
+    );
+    let mut command = Command::new("timeout");
+    command.args(["120", "bash", "-c", &script]);
+    chanos_tests::ends_with_test(&mut command);
+    let out = command.output().expect("bash runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let children = text.lines().last().expect("times prints two lines");
+    let seconds: f64 = children
+        .split_whitespace()
+        .map(|t| {
+            let (minutes, rest) = t.split_once('m').expect("NmS.SSSs");
+            minutes.parse::<f64>().unwrap() * 60.0
+                + rest.trim_end_matches('s').parse::<f64>().unwrap()
+        })
+        .sum();
+    // Four CPUs spinning for 2 s would take 4 s of this machine's 2 CPUs.
+    assert!(
+        seconds < 0.8,
+        "an image idle on 4 CPUs for 2 s used {seconds} s of host CPU: {text}"
+    );
 }
 
 #[test]
@@ -315,6 +425,13 @@ fn small_workloads(how: &str) {
     );
     let b = boot(how, "deadlock", &[]);
     assert_eq!(b.status, 2, "{how}: {}{}", b.stdout, b.stderr);
+    let b = boot_on_cpus(2, how, "pingpong", &["20", "cross"]);
+    assert_eq!(b.status, 0, "{how}, 2 CPUs: {}{}", b.stdout, b.stderr);
+    assert!(
+        b.stdout.starts_with("bench cross_core_rt "),
+        "{how}, 2 CPUs: {}",
+        b.stdout
+    );
 }
 
 /// How long `sleep 1000` sleeps by the host's clock under `how`: from the

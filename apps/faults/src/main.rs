@@ -1,4 +1,6 @@
-//! faults MODE: misbehaves on purpose, to show how chanos reports it.
+//! faults MODE [CORE]: misbehaves on purpose, to show how chanos reports
+//! it; the misbehaving task runs on core CORE (0 unless given: in the
+//! image, give it CPUs with `--cores`).
 //! - `panic`: a task named "worker" panics; the program exits 101 naming it.
 //! - `error`: main returns an error; the program exits 1 and prints it.
 //! - `null`: a task writes through a null pointer. In the image: a page-fault
@@ -16,15 +18,27 @@
 
 extern crate alloc;
 
-use chanos::{chan, eprintln, spawn_named};
+use chanos::{chan, eprintln, spawn_on_named};
 
 #[chanos::main]
 async fn main() -> Result<(), &'static str> {
-    let mode = chanos::env::args().into_iter().next().unwrap_or_default();
+    let args = chanos::env::args();
+    let mode = args.first().cloned().unwrap_or_default();
+    let core = match args.get(1).map(|c| c.parse::<usize>()) {
+        None => 0,
+        Some(Ok(core)) if core < chanos::cores() => core,
+        Some(_) => {
+            eprintln!(
+                "faults: CORE must be a core number below {}",
+                chanos::cores()
+            );
+            chanos::env::exit(64);
+        }
+    };
     match mode.as_str() {
         "panic" => {
             let (tx, rx) = chan::bounded::<u32>(0);
-            spawn_named("worker", async move {
+            spawn_on_named(core, "worker", async move {
                 let n = rx.recv().await.unwrap_or(0);
                 panic!("worker cannot handle {n}");
             });
@@ -34,7 +48,7 @@ async fn main() -> Result<(), &'static str> {
         }
         "error" => Err("main gave up on purpose"),
         "null" => {
-            spawn_named("scribbler", async {
+            spawn_on_named(core, "scribbler", async {
                 let target = core::hint::black_box(core::ptr::null_mut::<u64>());
                 // SAFETY: none; this is the bug the app exists to show.
                 unsafe { target.write_volatile(42) };
@@ -43,7 +57,7 @@ async fn main() -> Result<(), &'static str> {
             Ok(())
         }
         "oom" if cfg!(target_os = "none") => {
-            let kept = spawn_named("hoarder", async {
+            let kept = spawn_on_named(core, "hoarder", async {
                 let mut blocks = alloc::vec::Vec::new();
                 loop {
                     blocks.push(core::hint::black_box(alloc::vec::Vec::<u8>::with_capacity(
@@ -61,7 +75,7 @@ async fn main() -> Result<(), &'static str> {
             Err("`faults oom` runs only in the image: hosted, it would eat this machine's memory")
         }
         "wild" => {
-            spawn_named("wanderer", async {
+            spawn_on_named(core, "wanderer", async {
                 let target = core::hint::black_box(0xc000_0000usize as *mut u64);
                 // SAFETY: none; this is the bug the app exists to show.
                 unsafe { target.write_volatile(7) };
@@ -70,12 +84,15 @@ async fn main() -> Result<(), &'static str> {
             Ok(())
         }
         "overflow" => {
-            let depth = spawn_named("recurser", async { recurse(core::hint::black_box(1)) }).await;
+            let depth = spawn_on_named(core, "recurser", async {
+                recurse(core::hint::black_box(1))
+            })
+            .await;
             chanos::println!("unreachable: recursed {depth} times");
             Ok(())
         }
         _ => {
-            eprintln!("usage: faults panic|error|null|wild|overflow|oom");
+            eprintln!("usage: faults panic|error|null|wild|overflow|oom [CORE]");
             chanos::env::exit(64);
         }
     }

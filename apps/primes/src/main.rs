@@ -179,7 +179,7 @@ async fn main() {
         println!("bench primes_1_core {:.3} ms", one.ms);
     }
     if cores == 1 {
-        println!("(one core only: nothing to compare; hosted, CHANOS_CORES=N gives N)");
+        println!("(one core only: nothing to compare; `scripts/run primes --cores N` gives N)");
         return;
     }
     let all = median(alls);

@@ -105,7 +105,7 @@ impl<T> ChanLock<T> {
                     // takes the cache line from the holder, who is writing
                     // the state beside the word.
                     for _ in 0..1u32 << waited.min(6) {
-                        core::hint::spin_loop();
+                        crate::platform::spin_hint();
                     }
                 }
                 word if word == key | 1 => re_entered(),

@@ -49,8 +49,8 @@ impl Runtime {
     /// seeded from the platform.
     ///
     /// # Panics
-    /// When `cores` is 0, or more than one in the image (which runs on one
-    /// core so far).
+    /// When `cores` is 0, or, in the image, more than the CPUs it runs on
+    /// (each core of the image is a CPU of its own).
     pub fn with_cores(cores: usize) -> Self {
         Runtime::new().on_cores(cores)
     }
@@ -59,8 +59,9 @@ impl Runtime {
     pub fn on_cores(mut self, cores: usize) -> Self {
         assert!(cores >= 1, "chanos: a runtime needs at least one core");
         assert!(
-            cfg!(not(target_os = "none")) || cores == 1,
-            "chanos: the bootable image runs on one core so far"
+            cfg!(not(target_os = "none")) || cores <= platform::cpus(),
+            "chanos: a runtime of {cores} cores needs {cores} CPUs, and the image has {}: boot it with `--cores {cores}`",
+            platform::cpus()
         );
         self.cores = cores;
         self
@@ -90,16 +91,14 @@ impl Runtime {
             }
         }
         let _reset = Reset(shared);
-        #[cfg(not(target_os = "none"))]
         let others =
             (self.cores > 1).then(|| super::core_threads::start(shared, self.cores, self.seed));
         let mut handle = task::spawn_on(shared, TaskName::Borrowed("main"), main);
         let end = shared.run(handle.index());
-        #[cfg(not(target_os = "none"))]
         if let Some(others) = others {
             match others.finish(shared, &end) {
                 super::core_threads::Ended::Main => {}
-                super::core_threads::Ended::Panic(payload) => std::panic::resume_unwind(payload),
+                super::core_threads::Ended::Panic(payload) => platform::resume_panic(payload),
                 super::core_threads::Ended::Deadlock(tasks) => return Err(Deadlock { tasks }),
             }
         }

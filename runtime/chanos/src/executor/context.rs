@@ -1,5 +1,5 @@
-//! Which executor runs on this thread (hosted) or this core (the image),
-//! and, hosted, the spare executor kept for the thread's next runtime.
+//! Which executor runs on this thread (hosted) or this CPU (the image),
+//! and the spare executor kept for the next runtime there.
 
 use super::Shared;
 use crate::platform::{self, core_local};
@@ -7,6 +7,8 @@ use core::cell::Cell;
 
 core_local! {
     static CURRENT: Cell<Option<&'static Shared>> = const { Cell::new(None) };
+    // An executor whose runtime has ended here, for the next one.
+    static SPARE: Cell<Option<&'static Shared>> = const { Cell::new(None) };
 }
 
 /// Makes `shared` this thread's executor (a core run starts, with a new
@@ -26,15 +28,8 @@ pub(super) fn set_current(shared: Option<&'static Shared>) {
     CURRENT.with(|c| c.set(shared));
 }
 
-// An executor whose runtime has ended on this thread, for the next one.
-#[cfg(not(target_os = "none"))]
-std::thread_local! {
-    static SPARE: Cell<Option<&'static Shared>> = const { Cell::new(None) };
-}
-
 /// An executor for a new runtime: the thread's spare, reset, or a new one.
 pub(super) fn fresh_executor(seed: u64) -> &'static Shared {
-    #[cfg(not(target_os = "none"))]
     if let Some(shared) = SPARE.with(Cell::take) {
         shared.reset(seed);
         return shared;
@@ -43,12 +38,9 @@ pub(super) fn fresh_executor(seed: u64) -> &'static Shared {
 }
 
 /// Keeps an executor whose runtime has ended (and shut it down) for the
-/// next runtime on this thread. The image runs one runtime: nothing to keep.
+/// next runtime on this thread (or CPU).
 pub(super) fn keep_spare(shared: &'static Shared) {
-    #[cfg(not(target_os = "none"))]
     SPARE.with(|spare| spare.set(Some(shared)));
-    #[cfg(target_os = "none")]
-    let _ = shared;
 }
 
 /// The executor of the calling code, unless it runs in interrupt context.

@@ -1,21 +1,23 @@
-//! Hosted: the threads that run cores 1 to n - 1 of a runtime, and how
-//! core 0 ends them (see `cores` for the protocol). The image runs one core
-//! until it brings up its other CPUs.
+//! Starting cores 1 to n - 1 of a runtime, each on a thread of its own
+//! (hosted) or on a CPU of its own (the image), and how core 0 ends them
+//! (see `cores` for the protocol).
 
 use super::context::set_current;
 use super::cores::{Cores, DEADLOCKED, MAIN_DONE, PANICKED, RUNNING};
 use super::share::wait_answering_share_requests;
 use super::{budget, BlockedTask, RunEnd, Shared};
+use crate::platform;
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::cell::{Cell, RefCell};
 use core::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 use critical_section::Mutex;
 
-/// The other cores of a runtime, running on their threads, from `block_on`.
+/// The other cores of a runtime, running on their threads or CPUs, from
+/// `block_on`.
 pub(super) struct Started {
     cores: &'static Cores,
-    threads: Vec<std::thread::JoinHandle<()>>,
+    threads: Vec<platform::CoreRun>,
 }
 
 /// Starts cores 1 to `n - 1` of a runtime whose core 0 is `main_core`.
@@ -33,16 +35,11 @@ pub(super) fn start(main_core: &'static Shared, n: usize, seed: u64) -> Started 
         panic: Mutex::new(RefCell::new(None)),
         finished: AtomicU32::new(0),
         next_spread: AtomicU32::new(0),
-        spin_yields: super::cores::spin_yields(n, crate::platform::cpus()),
+        spin_yields: super::cores::spin_yields(n, platform::cpus()),
     }));
     main_core.cores.set(Some(cores));
     let threads = (1..n)
-        .map(|i| {
-            std::thread::Builder::new()
-                .name(alloc::format!("chanos core {i}"))
-                .spawn(move || run_core(cores, i))
-                .expect("chanos: could not start a thread for a core")
-        })
+        .map(|i| platform::start_core(i, Box::new(move || run_core(cores, i))))
         .collect();
     Started { cores, threads }
 }
@@ -52,7 +49,7 @@ fn run_core(cores: &'static Cores, index: usize) {
     set_current(Some(shared));
     shared.core.set(index as u32);
     shared.cores.set(Some(cores));
-    let ran = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| shared.run(u32::MAX)));
+    let ran = platform::catch_panic(|| shared.run(u32::MAX));
     budget::end_poll(); // a task may have panicked mid-poll
     match ran {
         Ok(RunEnd::Stopped) => cores.add_report(shared),
@@ -95,7 +92,7 @@ impl Started {
         // Their tasks' drops may ask to share channels made here.
         let others = threads.len() as u32;
         wait_answering_share_requests(|| cores.finished.load(Ordering::Acquire) == others);
-        threads.into_iter().for_each(|t| drop(t.join()));
+        threads.into_iter().for_each(platform::CoreRun::join);
         main_core.cores.set(None);
         if let Some(payload) = critical_section::with(|cs| cores.panic.borrow_ref_mut(cs).take()) {
             return Ended::Panic(payload);
@@ -123,10 +120,10 @@ impl Drop for Started {
 }
 
 // Executors of finished core threads, for the next multi-core runtime.
-static SPARE_CORES: std::sync::Mutex<Vec<&'static Shared>> = std::sync::Mutex::new(Vec::new());
+static SPARE_CORES: Mutex<RefCell<Vec<&'static Shared>>> = Mutex::new(RefCell::new(Vec::new()));
 
 fn spare_or_new(seed: u64) -> &'static Shared {
-    let spare = SPARE_CORES.lock().unwrap_or_else(|e| e.into_inner()).pop();
+    let spare = critical_section::with(|cs| SPARE_CORES.borrow_ref_mut(cs).pop());
     match spare {
         Some(shared) => {
             shared.reset(seed);
@@ -137,8 +134,5 @@ fn spare_or_new(seed: u64) -> &'static Shared {
 }
 
 fn keep_spare_core(shared: &'static Shared) {
-    SPARE_CORES
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push(shared);
+    critical_section::with(|cs| SPARE_CORES.borrow_ref_mut(cs).push(shared));
 }

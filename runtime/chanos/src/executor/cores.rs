@@ -1,5 +1,5 @@
 //! Every core: a runtime of several executors, one per core, each on its
-//! own thread (hosted; the image runs one core so far). They share nothing
+//! own thread (hosted) or CPU (the image). They share nothing
 //! but channels: a task stays on the core it was spawned on, `spawn_on`
 //! starts one on another core, and a wake-up from another core goes through
 //! that core's injector and parker.
@@ -19,10 +19,6 @@
 //! only once the core has queued it, after leaving the idle count. So
 //! "every core idle and nothing in flight", checked under one lock, means
 //! nothing can ever run.
-
-// The image has one core until it brings up its other CPUs: nothing makes
-// a `Cores` there, and what only a `Cores` uses is unused.
-#![cfg_attr(target_os = "none", allow(dead_code))]
 
 use super::context::{current, expect_current};
 use super::share::wait_answering_share_requests;
@@ -153,7 +149,7 @@ fn spin_for_work(shared: &Shared, yields: bool) -> bool {
             if yields {
                 crate::platform::yield_now();
             } else {
-                core::hint::spin_loop();
+                crate::platform::spin_hint();
             }
         }
         super::serve_share_requests();

@@ -51,8 +51,7 @@ pub(crate) struct Counters {
 }
 
 impl Counters {
-    /// Back to zero, for a runtime that reuses the executor (hosted).
-    #[cfg(not(target_os = "none"))]
+    /// Back to zero, for a runtime that reuses the executor.
     pub(crate) fn reset(&self) {
         for count in [
             &self.tasks_spawned,

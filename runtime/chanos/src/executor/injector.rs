@@ -48,9 +48,7 @@ impl Injector {
         }
     }
 
-    /// Forgets everything, between runtimes (nobody pushes then); only
-    /// hosted runtimes reuse an executor.
-    #[cfg(not(target_os = "none"))]
+    /// Forgets everything, between runtimes (nobody pushes then).
     pub(crate) fn reset(&self) {
         self.head.store(EMPTY, Ordering::Relaxed);
         self.in_flight.store(0, Ordering::Relaxed);

@@ -15,7 +15,6 @@
 mod api;
 mod budget;
 mod context;
-#[cfg(not(target_os = "none"))]
 mod core_threads;
 mod cores;
 pub(crate) mod counters;

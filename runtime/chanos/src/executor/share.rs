@@ -54,7 +54,7 @@ pub(crate) fn ask_to_share(core: CoreRef, key: u32, word: &AtomicU32, first: boo
             cut_home_poll_short(shared); // the last cut may have been lost
             platform::yield_now();
         } else {
-            core::hint::spin_loop();
+            platform::spin_hint();
         }
     });
 }

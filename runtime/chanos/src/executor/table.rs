@@ -104,11 +104,9 @@ impl Shared {
         self.next.set(None);
     }
 
-    /// Makes a shut-down executor as good as new for another runtime (the
-    /// image runs one runtime, so only hosted code reuses executors). Its
+    /// Makes a shut-down executor as good as new for another runtime. Its
     /// slots are all free again; a waker kept from the old runtime can at
     /// most wake a new task spuriously, which tasks tolerate (see `slot`).
-    #[cfg(not(target_os = "none"))]
     pub(super) fn reset(&'static self, seed: u64) {
         let slots = self.tasks.borrow().len() as u32;
         *self.free.borrow_mut() = (0..slots).rev().collect();

@@ -125,7 +125,8 @@ pub(crate) fn start(requests: Receiver<Request>) {
     });
 }
 
-fn refuse(request: Request, error: &NetError) {
+/// Answers `request` with `error` (no network to serve it).
+pub(super) fn refuse(request: Request, error: &NetError) {
     // A requester that went away no longer needs the answer.
     let _ = match request {
         Request::Listen { reply, .. } => reply.send(Err(error.clone())).map_err(drop),

@@ -202,8 +202,10 @@ impl TcpListener {
     /// serves them on its own core, with no channel between cores on the
     /// way. Hosted, the listeners are Linux sockets with `SO_REUSEPORT`,
     /// and the kernel spreads incoming connections over them (by a hash of
-    /// the client's address and port). In the image, which runs one core
-    /// and one network task, it is [`bind`](Self::bind).
+    /// the client's address and port). In the image, whose one network
+    /// device is served by one network task on core 0, each is a set of
+    /// listening sockets of its own on the port, and its connections are
+    /// served on its core over channels from core 0.
     ///
     /// Bind port 0 on one core first and the others to the port it got.
     /// Any process of the same user may join a port bound this way.
@@ -357,6 +359,23 @@ struct NetService {
 }
 
 async fn request(req: driver::Request) -> Result<(), NetError> {
+    // The image has one network device, and one network task for it, on
+    // core 0: other cores' requests go there.
+    // The request carries its own reply channel, so it goes on without us.
+    #[cfg(target_os = "none")]
+    if crate::core() != 0 {
+        drop(crate::spawn_on_named(0, "network request", async move {
+            if let Err(chan::SendError(req)) = request_here(req).await {
+                driver::refuse(req, &NetError::NoDevice);
+            }
+        }));
+        return Ok(());
+    }
+    request_here(req).await.map_err(|_| NetError::NoDevice)
+}
+
+/// Sends `req` to this core's network task (started on first use).
+async fn request_here(req: driver::Request) -> Result<(), chan::SendError<driver::Request>> {
     // A clone of the sender, not the `Rc`, is held across the await: the
     // futures of the network API stay `Send`, to be spawned on any core.
     let requests = crate::executor::service(|| {
@@ -366,5 +385,5 @@ async fn request(req: driver::Request) -> Result<(), NetError> {
     })
     .requests
     .clone();
-    requests.send(req).await.map_err(|_| NetError::NoDevice)
+    requests.send(req).await
 }

@@ -41,8 +41,9 @@ pub(crate) struct Stack {
     dhcp: Option<SocketHandle>,
     /// Sockets released while still closing; dropped once closed.
     closing: Vec<SocketHandle>,
-    /// Ports with a listener or a bound UDP socket.
-    ports: Vec<(u16, bool)>,
+    /// Ports with a listener or a bound UDP socket: (port, TCP, per core),
+    /// an entry for each.
+    ports: Vec<(u16, bool, bool)>,
     /// The next local port to try for an outgoing connection.
     next_ephemeral: u16,
     /// Outgoing connections waiting for an address, woken once there is one.
@@ -206,12 +207,27 @@ impl Stack {
         Some(self.add_tcp(socket))
     }
 
-    fn port_taken(&self, port: u16, tcp: bool) -> bool {
-        self.ports.contains(&(port, tcp))
+    /// Whether `port` is taken for a new holder; listeners bound per core
+    /// share a port with each other, not with anyone else.
+    fn port_taken_for(&self, port: u16, tcp: bool, per_core: bool) -> bool {
+        self.ports
+            .iter()
+            .any(|&(p, t, shared)| (p, t) == (port, tcp) && !(per_core && shared))
     }
 
+    fn port_taken(&self, port: u16, tcp: bool) -> bool {
+        self.port_taken_for(port, tcp, false)
+    }
+
+    /// Lets go of one holder's claim on `port`.
     fn free_port(&mut self, port: u16, tcp: bool) {
-        self.ports.retain(|&p| p != (port, tcp));
+        if let Some(i) = self
+            .ports
+            .iter()
+            .position(|&(p, t, _)| (p, t) == (port, tcp))
+        {
+            self.ports.swap_remove(i);
+        }
     }
 
     fn tcp(&mut self, handle: SocketHandle) -> &mut tcp::Socket<'static> {
@@ -239,18 +255,19 @@ impl Backend for Stack {
     type Listener = Listener;
     type Datagram = Udp;
 
-    /// One network task serves the image's one core: a listener per core
-    /// is one listener.
+    /// One network task serves the image's one device: listeners bound
+    /// per core are each a set of listening sockets on the same port, and
+    /// a connection goes to whichever set's socket smoltcp matches first.
     fn listen(
         &mut self,
         port: u16,
         backlog: usize,
-        _per_core: bool,
+        per_core: bool,
     ) -> Result<(Listener, u16), NetError> {
         if port == 0 {
             return Err(NetError::Os("listening needs a port number".into()));
         }
-        if self.port_taken(port, true) {
+        if self.port_taken_for(port, true, per_core) {
             return Err(NetError::AddressInUse(port));
         }
         let listening: Vec<_> = (0..backlog)
@@ -261,7 +278,7 @@ impl Backend for Stack {
                 "cannot listen on port {port}: {MAX_TCP_SOCKETS} TCP sockets are open"
             )));
         }
-        self.ports.push((port, true));
+        self.ports.push((port, true, per_core));
         let listener = Listener {
             port,
             backlog,
@@ -442,7 +459,7 @@ impl Backend for Stack {
         socket
             .bind(port)
             .map_err(|e| NetError::Os(alloc::format!("cannot bind udp port {port}: {e}")))?;
-        self.ports.push((port, false));
+        self.ports.push((port, false, false));
         let handle = self.sockets.add(socket);
         Ok((Udp { handle, port }, port))
     }

@@ -64,6 +64,43 @@ pub(crate) fn yield_now() {
     std::thread::yield_now();
 }
 
+/// A spinning wait's back-off: `pause`.
+#[inline(always)]
+pub(crate) fn spin_hint() {
+    core::hint::spin_loop();
+}
+
+/// Runs `job`, core `index` of a runtime, on a thread of its own.
+pub(crate) fn start_core(index: usize, job: alloc::boxed::Box<dyn FnOnce() + Send>) -> CoreRun {
+    let thread = std::thread::Builder::new()
+        .name(alloc::format!("chanos core {index}"))
+        .spawn(job)
+        .expect("chanos: could not start a thread for a core");
+    CoreRun(thread)
+}
+
+/// A core running on its thread.
+pub(crate) struct CoreRun(std::thread::JoinHandle<()>);
+
+impl CoreRun {
+    /// Waits for the thread to end.
+    pub(crate) fn join(self) {
+        drop(self.0.join());
+    }
+}
+
+/// Goes on with a panic caught by [`catch_panic`] on another thread.
+pub(crate) fn resume_panic(payload: alloc::boxed::Box<dyn core::any::Any + Send>) -> ! {
+    std::panic::resume_unwind(payload)
+}
+
+/// Runs `f`, catching a panic that unwinds out of it.
+pub(crate) fn catch_panic<R>(
+    f: impl FnOnce() -> R,
+) -> Result<R, alloc::boxed::Box<dyn core::any::Any + Send>> {
+    std::panic::catch_unwind(core::panic::AssertUnwindSafe(f))
+}
+
 /// A Linux process has no interrupt context that could run chanos code.
 pub(crate) fn in_interrupt() -> bool {
     false

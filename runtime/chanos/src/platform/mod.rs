@@ -8,6 +8,10 @@
 //! - `Parker`: sleep until woken or until a deadline (`park`), and wake the
 //!   sleeper from any thread or interrupt (`unpark`);
 //! - `in_interrupt()`: whether the caller runs in interrupt context;
+//! - `cpus()`, `default_cores()`, `start_core(index, job)` (a thread, or
+//!   a CPU of the image), `catch_panic`/`resume_panic` (hosted, a panic on
+//!   another core reaches core 0; the image ends at any panic), and
+//!   `spin_hint()`/`yield_now()` for spinning waits;
 //! - `console_write(stream, text)`, `exit(code)`, `args()`, `seed()`;
 //! - `install_panic_report(..)`: how a panic is reported before exiting;
 //! - `since_first_instruction_ns()`: boot time, where there was a boot;
@@ -29,9 +33,9 @@ mod imp;
 pub(crate) use imp::*;
 
 mod core_local;
-#[cfg(target_os = "none")]
-pub(crate) use core_local::CoreLocal;
 pub(crate) use core_local::{core_key, core_local, set_core_key};
+#[cfg(target_os = "none")]
+pub(crate) use core_local::{CoreLocal, CpuSlot};
 
 /// Where console text goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,5 +1,8 @@
 //! The local APIC: its one-shot timer ends an idle `hlt` at the next timer
-//! deadline. Without a local APIC, idling falls back to polling the clock.
+//! deadline, and its interrupt command register sends other CPUs wake-ups
+//! and start-ups. Each CPU has its own (the same address reaches the local
+//! APIC of the CPU that accesses it). Without a local APIC, idling falls
+//! back to polling the clock, and the image runs on one CPU.
 
 use super::paging::APIC_BASE;
 use super::{clock, interrupts};
@@ -14,7 +17,11 @@ const LVT_TIMER: usize = 0x320;
 const INITIAL_COUNT: usize = 0x380;
 const CURRENT_COUNT: usize = 0x390;
 const DIVIDE: usize = 0x3e0;
+const ICR_LOW: usize = 0x300;
+const ICR_HIGH: usize = 0x310;
 const MASKED: u32 = 1 << 16;
+/// The ICR's delivery-status bit: the last IPI is not sent yet.
+const SEND_PENDING: u32 = 1 << 12;
 
 static PRESENT: AtomicBool = AtomicBool::new(false);
 /// Timer ticks per millisecond (divide by 16).
@@ -44,10 +51,7 @@ pub(super) fn init() {
         return;
     }
     interrupts::set_end_of_interrupt(end_of_interrupt);
-    write(SPURIOUS, 0x100 | u32::from(interrupts::SPURIOUS_VECTOR));
-    write(TASK_PRIORITY, 0);
-    write(DIVIDE, 0b0011); // divide by 16
-    write(LVT_TIMER, MASKED | u32::from(interrupts::TIMER_VECTOR));
+    enable_here();
     // Count down for 100 us of TSC time, five times, and keep the lowest
     // rate: under emulation a window can be stretched by a host-side pause,
     // which only ever inflates the count. Too low a rate makes the timer
@@ -70,6 +74,53 @@ pub(super) fn init() {
         TICKS_PER_MS.store(ticks, Ordering::Relaxed);
         PRESENT.store(true, Ordering::Relaxed);
     }
+}
+
+/// Software-enables this CPU's local APIC, its timer masked until armed.
+fn enable_here() {
+    write(SPURIOUS, 0x100 | u32::from(interrupts::SPURIOUS_VECTOR));
+    write(TASK_PRIORITY, 0);
+    write(DIVIDE, 0b0011); // divide by 16
+    write(LVT_TIMER, MASKED | u32::from(interrupts::TIMER_VECTOR));
+}
+
+/// Sets up a secondary CPU's local APIC, with the boot CPU's calibration.
+pub(super) fn init_secondary() {
+    if PRESENT.load(Ordering::Relaxed) {
+        enable_here();
+    }
+}
+
+/// Whether there is a local APIC (and so a way to start and wake CPUs).
+pub(super) fn is_present() -> bool {
+    PRESENT.load(Ordering::Relaxed)
+}
+
+/// Sends an inter-processor interrupt: `command` is the ICR's low word
+/// (vector, delivery mode, shorthand), to the CPU whose APIC id is `apic_id`.
+pub(super) fn send(apic_id: u32, command: u32) {
+    // The two writes are one command: no interrupt on this CPU may send
+    // its own in between.
+    x86_64::instructions::interrupts::without_interrupts(|| {
+        while read(ICR_LOW) & SEND_PENDING != 0 {}
+        write(ICR_HIGH, apic_id << 24);
+        write(ICR_LOW, command);
+        while read(ICR_LOW) & SEND_PENDING != 0 {}
+    });
+}
+
+/// Fixed delivery of `vector` (an IPI that runs its handler).
+pub(super) fn fixed(vector: u8) -> u32 {
+    0x4000 | u32::from(vector)
+}
+
+/// INIT, level-triggered, asserted: resets the CPU into wait-for-SIPI.
+pub(super) const INIT: u32 = 0x4500;
+
+/// START-UP with the real-mode page of the start-up code (`page` = its
+/// address / 4096).
+pub(super) fn startup(page: u8) -> u32 {
+    0x4600 | u32::from(page)
 }
 
 /// Fires the timer interrupt in `ns` nanoseconds (or as late as it can).
@@ -111,7 +162,7 @@ pub(super) fn idle() {
     }
 }
 
-/// This core's local APIC id, where device interrupts are sent.
+/// This CPU's local APIC id, where device interrupts and wake-ups are sent.
 pub(super) fn id() -> u8 {
     (read(0x20) >> 24) as u8
 }

@@ -7,25 +7,43 @@
 //!   GiB, enters long mode and calls [`super::boot`] with `Entry::Pvh`.
 //! - uhyve reads the `HERMIT` note and enters `_start` (the ELF entry) in
 //!   long mode, with `rdi` = the physical address of its `RawBootInfo` and
-//!   `rsi` = the CPU number. Secondary CPUs park; CPU 0 calls
-//!   [`super::boot`] with `Entry::Uhyve`.
+//!   `rsi` = the CPU number, on every CPU at once. CPU 0 calls
+//!   [`super::boot`] with `Entry::Uhyve`; the others wait in
+//!   `chanos_ap_wait` until the boot CPU gives them a stack.
+//! - Under QEMU the secondary CPUs start in real mode at the start-up code
+//!   (`chanos_trampoline`, copied to 0x8000 by `smp`), which takes them to
+//!   long mode with the boot CPU's page tables and on to `chanos_ap_wait`.
 //!
-//! Both read the TSC as their very first instruction, for the boot-time
-//! figure, and switch to the kernel stack, which has an unmapped guard page
-//! below it (as do the two stacks the CPU uses for faults).
+//! The boot CPU reads the TSC as its very first instruction, for the
+//! boot-time figure. Every CPU runs on a kernel stack with an unmapped
+//! guard page below it (as do the two stacks each CPU uses for faults).
 
 use core::arch::global_asm;
 
 // The uhyve boot note (HERMIT, entry version).
 hermit_entry::define_entry_version!();
 
-/// Size of the boot (and only) kernel stack.
+/// Size of each CPU's kernel stack.
 pub(super) const STACK_SIZE: usize = 1 << 20;
-/// Size of each of the two fault stacks.
-const FAULT_STACK_SIZE: usize = 16 * 1024;
+/// Size of each of a CPU's two fault stacks.
+pub(super) const FAULT_STACK_SIZE: usize = 16 * 1024;
 
 global_asm!(
     r#"
+    # From 32-bit protected mode with CR3 loaded: PAE, long mode, paging.
+    .macro enter_long_mode
+    mov %cr4, %eax
+    or $0x20, %eax                      # PAE
+    mov %eax, %cr4
+    mov $0xC0000080, %ecx               # EFER
+    rdmsr
+    or $0x100, %eax                     # long mode enable
+    wrmsr
+    mov %cr0, %eax
+    or $0x80000001, %eax                # paging, protection
+    mov %eax, %cr0
+    .endm
+
     .section .note.Xen, "a"
     .balign 4
     .long 4                 # name size
@@ -95,16 +113,7 @@ pvh_start32:
 
     mov $chanos_boot_pml4, %eax
     mov %eax, %cr3
-    mov %cr4, %eax
-    or $0x20, %eax                      # PAE
-    mov %eax, %cr4
-    mov $0xC0000080, %ecx               # EFER
-    rdmsr
-    or $0x100, %eax                     # long mode enable
-    wrmsr
-    mov %cr0, %eax
-    or $0x80000001, %eax                # paging, protection
-    mov %eax, %cr0
+    enter_long_mode
     lgdt chanos_boot_gdt_pointer
     ljmp $0x08, $pvh_start64
 
@@ -128,7 +137,7 @@ pvh_start64:
     .global _start
 _start:
     test %esi, %esi                     # only CPU 0 boots
-    jnz 3f
+    jnz chanos_ap_wait
     mov %rdi, %r8
     rdtsc
     mov %eax, chanos_boot_tsc
@@ -139,6 +148,80 @@ _start:
     call chanos_boot
 3:  hlt
     jmp 3b
+
+    # A secondary CPU, number esi, interrupts off, in long mode, with no
+    # stack of its own yet: wait until the boot CPU publishes its stack
+    # (after the page tables), then load those tables and go in.
+    .global chanos_ap_wait
+chanos_ap_wait:
+    mov %esi, %esi
+4:  mov chanos_ap_stacks(,%rsi,8), %rax
+    test %rax, %rax
+    jz 4b
+    mov chanos_ap_page_tables, %rcx
+    mov %rcx, %cr3
+    mov %rax, %rsp
+    mov %esi, %edi
+    call chanos_ap_entry
+5:  hlt
+    jmp 5b
+
+    # The start-up code of a secondary CPU under QEMU, copied to 0x8000
+    # (the start-up IPI's page 8): real mode at CS = 0x800, then 32-bit
+    # protected mode, then long mode; positions are 0x8000 + the offset
+    # from `chanos_trampoline`. The boot CPU fills in `_page_tables` and
+    # `_cpu` in the copy before each start-up.
+    .section .rodata.trampoline, "a"
+    .code16
+    .global chanos_trampoline
+chanos_trampoline:
+    cli
+    cld
+    mov %cs, %ax
+    mov %ax, %ds
+    lgdtl chanos_trampoline_gdt_pointer - chanos_trampoline
+    mov %cr0, %eax
+    or $1, %eax                         # protection
+    mov %eax, %cr0
+    ljmpl $0x18, $(0x8000 + chanos_trampoline32 - chanos_trampoline)
+    .code32
+chanos_trampoline32:
+    mov $0x10, %ax
+    mov %ax, %ds
+    mov %ax, %es
+    mov %ax, %ss
+    mov 0x8000 + chanos_trampoline_page_tables - chanos_trampoline, %eax
+    mov %eax, %cr3
+    enter_long_mode
+    ljmp $0x08, $(0x8000 + chanos_trampoline64 - chanos_trampoline)
+    .code64
+chanos_trampoline64:
+    mov $0x10, %ax
+    mov %ax, %ds
+    mov %ax, %es
+    mov %ax, %ss
+    xor %ax, %ax
+    mov %ax, %fs
+    mov %ax, %gs
+    mov 0x8000 + chanos_trampoline_cpu - chanos_trampoline, %esi
+    movabs $chanos_ap_wait, %rax
+    jmp *%rax
+    .balign 8
+chanos_trampoline_gdt:
+    .quad 0
+    .quad 0x00AF9A000000FFFF            # 0x08: 64-bit code
+    .quad 0x00CF92000000FFFF            # 0x10: data
+    .quad 0x00CF9A000000FFFF            # 0x18: 32-bit code
+chanos_trampoline_gdt_pointer:
+    .word chanos_trampoline_gdt_pointer - chanos_trampoline_gdt - 1
+    .long 0x8000 + chanos_trampoline_gdt - chanos_trampoline
+    .balign 4
+    .global chanos_trampoline_page_tables
+chanos_trampoline_page_tables: .long 0
+    .global chanos_trampoline_cpu
+chanos_trampoline_cpu: .long 0
+    .global chanos_trampoline_end
+chanos_trampoline_end:
 
     .section .rodata
     .balign 16
@@ -172,10 +255,9 @@ pub(super) fn first_instruction_tsc() -> u64 {
     unsafe { core::ptr::addr_of!(chanos_boot_tsc).read_volatile() }
 }
 
-/// The guard page below the stack: (start, end).
-pub(super) fn stack_guard() -> (u64, u64) {
-    let start = core::ptr::addr_of!(chanos_stack_guard) as u64;
-    (start, start + 4096)
+/// The guard page below the boot CPU's stack.
+pub(super) fn stack_guard() -> u64 {
+    core::ptr::addr_of!(chanos_stack_guard) as u64
 }
 
 /// Every guard page: below the kernel stack and below each fault stack.
@@ -187,12 +269,12 @@ pub(super) fn guard_pages() -> [u64; 3] {
     ]
 }
 
-/// The tops of the double-fault and page-fault stacks.
-pub(super) fn fault_stack_tops() -> (u64, u64) {
-    (
-        core::ptr::addr_of!(chanos_double_fault_top) as u64,
-        core::ptr::addr_of!(chanos_page_fault_top) as u64,
-    )
+/// The boot CPU's double-fault and page-fault stacks.
+pub(super) fn fault_stacks() -> super::cpu::FaultStacks {
+    super::cpu::FaultStacks {
+        double_fault_top: core::ptr::addr_of!(chanos_double_fault_top) as u64,
+        page_fault_top: core::ptr::addr_of!(chanos_page_fault_top) as u64,
+    }
 }
 
 /// Where the loaded image starts and ends (from the linker script).

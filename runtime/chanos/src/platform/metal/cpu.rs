@@ -5,8 +5,13 @@
 //! Page faults and double faults run on separate stacks (IST), so that a
 //! stack overflow, which faults on the guard page below the kernel stack,
 //! can still be reported instead of becoming a triple fault.
+//!
+//! Every CPU has its own GDT and TSS (loading a TSS marks its descriptor
+//! busy, so two CPUs cannot share one) with its own fault stacks; the IDT
+//! is built once and loaded by every CPU.
 
-use super::{boot, console, describe_running, interrupts, EXIT_CPU_EXCEPTION};
+use super::percpu::{self, MAX_CPUS};
+use super::{console, describe_running, interrupts, EXIT_CPU_EXCEPTION};
 use core::cell::UnsafeCell;
 use core::fmt::Write;
 use x86_64::instructions::segmentation::{Segment, CS, DS, ES, SS};
@@ -20,41 +25,34 @@ use x86_64::VirtAddr;
 const DOUBLE_FAULT_IST: u16 = 0;
 const PAGE_FAULT_IST: u16 = 1;
 
-/// Static storage written once during boot, before interrupts exist.
+/// Static storage each CPU writes once while it starts, before interrupts.
 struct BootCell<T>(UnsafeCell<T>);
 
-// SAFETY: one core; written only by `init`, with interrupts off, before
-// anything reads it.
+// SAFETY: a CPU's GDT and TSS are written only by that CPU in
+// `load_tables` (the IDT only by the boot CPU in `init`, before any other
+// CPU starts), with interrupts off, before anything reads them; after
+// that only the CPU reads them.
 unsafe impl<T> Sync for BootCell<T> {}
 
-static TSS: BootCell<TaskStateSegment> = BootCell(UnsafeCell::new(TaskStateSegment::new()));
-static GDT: BootCell<GlobalDescriptorTable> =
-    BootCell(UnsafeCell::new(GlobalDescriptorTable::new()));
+static TSS: [BootCell<TaskStateSegment>; MAX_CPUS] =
+    [const { BootCell(UnsafeCell::new(TaskStateSegment::new())) }; MAX_CPUS];
+static GDT: [BootCell<GlobalDescriptorTable>; MAX_CPUS] =
+    [const { BootCell(UnsafeCell::new(GlobalDescriptorTable::new())) }; MAX_CPUS];
 static IDT: BootCell<InterruptDescriptorTable> =
     BootCell(UnsafeCell::new(InterruptDescriptorTable::new()));
 
-/// Loads the GDT, TSS and IDT. Called once, early, with interrupts off.
-pub(super) fn init() {
-    // SAFETY: boot runs once on one core with interrupts off; nothing else
-    // touches these statics until they are loaded here, and after that they
-    // are only read (by the CPU).
+/// Where a CPU's fault stacks end (they grow down).
+pub(super) struct FaultStacks {
+    pub(super) double_fault_top: u64,
+    pub(super) page_fault_top: u64,
+}
+
+/// Builds the IDT and loads the boot CPU's tables. Called once, early,
+/// with interrupts off.
+pub(super) fn init(stacks: FaultStacks) {
+    // SAFETY: boot runs on the boot CPU alone, interrupts off; nothing
+    // reads the IDT before it is loaded, and after that it is only read.
     unsafe {
-        let tss = &mut *TSS.0.get();
-        let (double_fault_top, page_fault_top) = boot::fault_stack_tops();
-        tss.interrupt_stack_table[DOUBLE_FAULT_IST as usize] = VirtAddr::new(double_fault_top);
-        tss.interrupt_stack_table[PAGE_FAULT_IST as usize] = VirtAddr::new(page_fault_top);
-
-        let gdt = &mut *GDT.0.get();
-        let code = gdt.append(Descriptor::kernel_code_segment());
-        let data = gdt.append(Descriptor::kernel_data_segment());
-        let tss_selector = gdt.append(Descriptor::tss_segment(&*TSS.0.get()));
-        (*GDT.0.get()).load();
-        CS::set_reg(code);
-        SS::set_reg(data);
-        DS::set_reg(data);
-        ES::set_reg(data);
-        load_tss(tss_selector);
-
         let idt = &mut *IDT.0.get();
         install_exception_handlers(idt);
         idt.double_fault
@@ -64,16 +62,53 @@ pub(super) fn init() {
             .set_handler_fn(page_fault)
             .set_stack_index(PAGE_FAULT_IST);
         interrupts::install(idt);
+    }
+    load_tables(stacks);
+}
+
+/// Loads this CPU's GDT and TSS (made here, with `stacks`) and the shared
+/// IDT. Called once per CPU, with interrupts off.
+pub(super) fn load_tables(stacks: FaultStacks) {
+    let cpu = percpu::index();
+    // SAFETY: this CPU's own GDT and TSS, written only here, once, before
+    // they are loaded (see `BootCell`); the IDT is complete (`init` ran).
+    unsafe {
+        let tss = &mut *TSS[cpu].0.get();
+        tss.interrupt_stack_table[DOUBLE_FAULT_IST as usize] =
+            VirtAddr::new(stacks.double_fault_top);
+        tss.interrupt_stack_table[PAGE_FAULT_IST as usize] = VirtAddr::new(stacks.page_fault_top);
+
+        let gdt = &mut *GDT[cpu].0.get();
+        let code = gdt.append(Descriptor::kernel_code_segment());
+        let data = gdt.append(Descriptor::kernel_data_segment());
+        let tss_selector = gdt.append(Descriptor::tss_segment(&*TSS[cpu].0.get()));
+        (*GDT[cpu].0.get()).load();
+        CS::set_reg(code);
+        SS::set_reg(data);
+        DS::set_reg(data);
+        ES::set_reg(data);
+        load_tss(tss_selector);
         (*IDT.0.get()).load();
     }
 }
 
-/// Prints the report of a CPU exception and ends the program.
+/// Prints the report of a CPU exception and ends the program (every CPU).
 fn report(name: &str, frame: &InterruptStackFrame, error_code: Option<u64>, detail: &str) -> ! {
+    // The report is one piece of console text: other CPUs' lines wait.
+    critical_section::with(|_| report_locked(name, frame, error_code, detail))
+}
+
+fn report_locked(
+    name: &str,
+    frame: &InterruptStackFrame,
+    error_code: Option<u64>,
+    detail: &str,
+) -> ! {
     let mut out = console::Writer;
     let _ = write!(
         out,
-        "chanos: CPU exception: {name} at RIP {:#x}",
+        "chanos: CPU exception on CPU {}: {name} at RIP {:#x}",
+        percpu::index(),
         frame.instruction_pointer.as_u64()
     );
     if let Some(code) = error_code {
@@ -146,7 +181,8 @@ extern "x86-interrupt" fn double_fault(frame: InterruptStackFrame, code: u64) ->
 
 extern "x86-interrupt" fn page_fault(frame: InterruptStackFrame, code: PageFaultErrorCode) {
     let address = Cr2::read_raw();
-    let (guard_start, guard_end) = boot::stack_guard();
+    let guard_start = percpu::stack_guard();
+    let guard_end = guard_start + 4096;
     let access = if code.contains(PageFaultErrorCode::INSTRUCTION_FETCH) {
         "executing"
     } else if code.contains(PageFaultErrorCode::CAUSED_BY_WRITE) {

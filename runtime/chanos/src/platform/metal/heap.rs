@@ -59,7 +59,8 @@ fn out_of_memory(layout: Layout) -> ! {
     let mut out = console::Writer;
     let _ = writeln!(
         out,
-        "chanos: out of memory: a request for {} bytes (alignment {}) failed; the heap has {} bytes, {} in use",
+        "chanos: out of memory on CPU {}: a request for {} bytes (alignment {}) failed; the heap has {} bytes, {} in use",
+        super::cpu_index(),
         layout.size(),
         layout.align(),
         HEAP.size.load(Ordering::Relaxed),

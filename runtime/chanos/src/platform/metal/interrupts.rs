@@ -2,44 +2,67 @@
 //! without using each other: `cpu` installs these handlers in the IDT, the
 //! local APIC (`apic`) programs its vectors and registers how an interrupt
 //! is acknowledged, and a driver (`virtio`) registers its device's handler.
-//! This file uses none of them; it is where inter-processor interrupts
-//! will go when the image runs on every core.
+//! This file uses none of them but `percpu` (each CPU counts its own
+//! depth in handlers).
 //!
 //! Handlers only acknowledge and wake (interrupts never run tasks or
-//! channel operations): the timer's only job is to end an idle `hlt`.
+//! channel operations): the timer's only job is to end an idle `hlt`, and
+//! the wake-up vector's (an inter-processor interrupt) likewise.
 
-use core::cell::Cell;
-use core::sync::atomic::{AtomicU32, Ordering};
-use critical_section::Mutex;
+use super::percpu;
+use core::sync::atomic::{AtomicUsize, Ordering};
 use x86_64::structures::idt::{InterruptDescriptorTable, InterruptStackFrame};
 
 /// The vector of the local APIC timer.
 pub(super) const TIMER_VECTOR: u8 = 32;
 /// The vector of the device interrupt (the network card, through the I/O APIC).
 pub(super) const DEVICE_VECTOR: u8 = 33;
+/// The vector another CPU sends to end this one's `hlt` (a wake-up).
+pub(super) const WAKE_VECTOR: u8 = 34;
 /// The local APIC's spurious-interrupt vector.
 pub(super) const SPURIOUS_VECTOR: u8 = 0xff;
 
-/// How deep in interrupt handlers the CPU is.
-static DEPTH: AtomicU32 = AtomicU32::new(0);
+/// A function registered once and called from handlers on any CPU,
+/// without a lock: a handler must not wait for another CPU.
+struct Registered(AtomicUsize);
+
+impl Registered {
+    const fn none() -> Self {
+        Registered(AtomicUsize::new(0))
+    }
+
+    fn set(&self, f: fn()) {
+        self.0.store(f as usize, Ordering::Release);
+    }
+
+    fn call(&self) {
+        let f = self.0.load(Ordering::Acquire);
+        if f != 0 {
+            // SAFETY: a non-zero value was stored by `set`, from a `fn()`.
+            let f = unsafe { core::mem::transmute::<usize, fn()>(f) };
+            f();
+        }
+    }
+}
+
 /// The interrupt controller's end of interrupt, registered by it.
-static END_OF_INTERRUPT: Mutex<Cell<Option<fn()>>> = Mutex::new(Cell::new(None));
+static END_OF_INTERRUPT: Registered = Registered::none();
 /// The device handler, registered by its driver.
-static DEVICE_HANDLER: Mutex<Cell<Option<fn()>>> = Mutex::new(Cell::new(None));
+static DEVICE_HANDLER: Registered = Registered::none();
 
 pub(super) fn in_interrupt() -> bool {
-    DEPTH.load(Ordering::Relaxed) > 0
+    percpu::in_interrupt()
 }
 
 /// Sets how an interrupt is acknowledged (the local APIC's EOI).
 pub(super) fn set_end_of_interrupt(acknowledge: fn()) {
-    critical_section::with(|cs| END_OF_INTERRUPT.borrow(cs).set(Some(acknowledge)));
+    END_OF_INTERRUPT.set(acknowledge);
 }
 
 /// Runs `handler` on every device interrupt; returns the vector to route
 /// the device's line to.
 pub(super) fn register_device(handler: fn()) -> u8 {
-    critical_section::with(|cs| DEVICE_HANDLER.borrow(cs).set(Some(handler)));
+    DEVICE_HANDLER.set(handler);
     DEVICE_VECTOR
 }
 
@@ -47,17 +70,17 @@ pub(super) fn register_device(handler: fn()) -> u8 {
 pub(super) fn install(idt: &mut InterruptDescriptorTable) {
     idt[TIMER_VECTOR].set_handler_fn(timer_interrupt);
     idt[DEVICE_VECTOR].set_handler_fn(device_interrupt);
+    idt[WAKE_VECTOR].set_handler_fn(wake_interrupt);
     idt[SPURIOUS_VECTOR].set_handler_fn(spurious_interrupt);
 }
 
 /// Runs `work` as an interrupt handler: counted in `DEPTH`, acknowledged after.
 fn handle(work: impl FnOnce()) {
-    DEPTH.fetch_add(1, Ordering::Relaxed);
+    let depth = percpu::interrupt_depth();
+    depth.fetch_add(1, Ordering::Relaxed);
     work();
-    if let Some(acknowledge) = critical_section::with(|cs| END_OF_INTERRUPT.borrow(cs).get()) {
-        acknowledge();
-    }
-    DEPTH.fetch_sub(1, Ordering::Relaxed);
+    END_OF_INTERRUPT.call();
+    depth.fetch_sub(1, Ordering::Relaxed);
 }
 
 extern "x86-interrupt" fn timer_interrupt(_frame: InterruptStackFrame) {
@@ -65,11 +88,12 @@ extern "x86-interrupt" fn timer_interrupt(_frame: InterruptStackFrame) {
 }
 
 extern "x86-interrupt" fn device_interrupt(_frame: InterruptStackFrame) {
-    handle(|| {
-        if let Some(handler) = critical_section::with(|cs| DEVICE_HANDLER.borrow(cs).get()) {
-            handler();
-        }
-    });
+    handle(|| DEVICE_HANDLER.call());
+}
+
+/// Another CPU's wake-up: it has set this CPU's `wake_pending` already.
+extern "x86-interrupt" fn wake_interrupt(_frame: InterruptStackFrame) {
+    handle(|| {});
 }
 
 extern "x86-interrupt" fn spurious_interrupt(_frame: InterruptStackFrame) {}

@@ -3,6 +3,8 @@
 //! One file per hardware concern:
 //! - `boot`: the PVH (QEMU) and hermit (uhyve) entries and boot notes;
 //! - `cpu`: GDT, TSS with separate stacks for faults, IDT, exception reports;
+//! - `percpu`: each CPU's own state, through its GS base;
+//! - `smp`: counting, starting, feeding and waking the secondary CPUs;
 //! - `interrupts`: the vectors and their handlers, which devices register
 //!   into (it uses no other file);
 //! - `paging`: the page tables (identity map of RAM from the memory map,
@@ -30,14 +32,20 @@ mod interrupts;
 mod ioapic;
 mod once;
 mod paging;
+mod percpu;
+mod smp;
 mod virtio;
+
+pub(crate) use percpu::{
+    index as cpu_index, slot_offset as cpu_slot_offset, MAX_CPUS, SLOT as CPU_SLOT,
+};
 
 pub(crate) use virtio::{open_net_device, NetDevice};
 
 use super::Stream;
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 pub(crate) use crate::exit_status::{
     BOOT_FAILURE as EXIT_BOOT_FAILURE, CPU_EXCEPTION as EXIT_CPU_EXCEPTION,
@@ -72,6 +80,8 @@ pub(super) struct BootFacts {
     cmdline: Option<&'static str>,
     /// The TSC frequency, when the boot protocol says it.
     tsc_khz: Option<u64>,
+    /// How many CPUs uhyve gave the machine (QEMU says through fw_cfg).
+    uhyve_cpus: Option<u32>,
 }
 
 /// The Rust entry, called by `boot` on the kernel stack with interrupts off;
@@ -88,14 +98,17 @@ unsafe extern "C" fn chanos_boot(info: u64, entry: u64) -> ! {
         // SAFETY: as above.
         _ => (Machine::Uhyve, unsafe { uhyve_facts(info) }),
     };
+    percpu::enter(0, boot::stack_guard());
     MACHINE.store(machine as u8, Ordering::Relaxed);
     console::init(machine);
-    cpu::init();
+    cpu::init(boot::fault_stacks());
     paging::init(facts.ram.1);
     heap::init(facts.ram);
     clock::init(machine, facts.tsc_khz);
     apic::init();
+    percpu::set_apic_id(u32::from(apic::id()));
     set_cmdline(facts.cmdline);
+    smp::start_secondaries(machine, smp::cpus_present(machine, facts.uhyve_cpus));
     unsafe extern "Rust" {
         // Defined by `#[chanos::main]` in the app.
         fn chanos_app_main() -> !;
@@ -145,6 +158,7 @@ unsafe fn pvh_facts(info: u64) -> BootFacts {
         ram,
         cmdline,
         tsc_khz: None,
+        uhyve_cpus: None,
     }
 }
 
@@ -160,9 +174,14 @@ unsafe fn uhyve_facts(info: u64) -> BootFacts {
     let range = &boot_info.hardware_info.phys_addr_range;
     let image_end = boot::image_range().1;
     let ram = (image_end.max(range.start), range.end);
-    let tsc_khz = match boot_info.platform_info {
-        PlatformInfo::Uhyve { cpu_freq, .. } => cpu_freq.map(|f| u64::from(f.get())),
-        _ => None,
+    let (tsc_khz, uhyve_cpus) = match boot_info.platform_info {
+        PlatformInfo::Uhyve {
+            cpu_freq, num_cpus, ..
+        } => (
+            cpu_freq.map(|f| u64::from(f.get())),
+            u32::try_from(num_cpus.get()).ok(),
+        ),
+        _ => (None, None),
     };
     let cmdline = boot_info.hardware_info.device_tree.and_then(|fdt| {
         // SAFETY: uhyve wrote a flattened device tree there.
@@ -176,6 +195,7 @@ unsafe fn uhyve_facts(info: u64) -> BootFacts {
         ram,
         cmdline,
         tsc_khz,
+        uhyve_cpus,
     }
 }
 
@@ -245,7 +265,8 @@ pub(crate) fn now_ns() -> u64 {
 /// What boot measured, for the debug log.
 pub(crate) fn boot_report() -> String {
     alloc::format!(
-        "TSC {}, local APIC timer {}",
+        "{} CPU(s) online, TSC {}, local APIC timer {}",
+        smp::online(),
         clock::describe_rate(),
         match apic::ticks_per_ms() {
             Some(t) => alloc::format!("{t} ticks/ms (divide by 16)"),
@@ -271,54 +292,62 @@ pub(crate) fn since_first_instruction_ns() -> Option<u64> {
     ))
 }
 
-/// Sleeps the core until an interrupt or a deadline.
-#[derive(Debug)]
-pub(crate) struct Parker {
-    _private: (),
+/// Halts this CPU until a wake-up ([`smp::wake`]), an interrupt, or
+/// `deadline_ns`. Interrupts are off outside `hlt`, and `sti; hlt` is one
+/// step for the CPU, so a wake-up that comes after the check below (its
+/// IPI waits, pending) still ends the halt.
+fn halt_until_woken(deadline_ns: Option<u64>) {
+    x86_64::instructions::interrupts::disable();
+    if percpu::take_wake_pending() {
+        return;
+    }
+    match deadline_ns {
+        Some(deadline) => {
+            let now = now_ns();
+            if deadline <= now {
+                return;
+            }
+            // Aim a little early: the timer's rate is calibrated in
+            // 100 us and may be a few percent off; an early wake-up
+            // re-parks for the rest, a late one would be late.
+            let wait = deadline - now;
+            apic::arm_timer(if wait > 100_000 {
+                wait - wait / 8
+            } else {
+                wait
+            });
+        }
+        None => apic::disarm_timer(),
+    }
+    apic::idle();
 }
 
-/// Set by `unpark` (from an interrupt handler): there is work.
-static UNPARKED: AtomicBool = AtomicBool::new(false);
+/// Sleeps a core's CPU until it is woken, an interrupt, or a deadline.
+#[derive(Debug)]
+pub(crate) struct Parker {
+    /// The CPU of the core that parks here (set by `bind`).
+    cpu: core::sync::atomic::AtomicUsize,
+}
 
 impl Parker {
     pub(crate) fn new() -> Self {
-        Parker { _private: () }
+        Parker {
+            cpu: core::sync::atomic::AtomicUsize::new(0),
+        }
     }
 
-    /// Halts until an interrupt or `deadline_ns`. Interrupts are off
-    /// outside `hlt`, and `sti; hlt` is one step for the CPU, so an `unpark`
-    /// that comes after the check below still ends the halt.
+    /// Halts until an `unpark`, an interrupt or `deadline_ns`.
     pub(crate) fn park(&self, deadline_ns: Option<u64>) {
-        x86_64::instructions::interrupts::disable();
-        if UNPARKED.swap(false, Ordering::AcqRel) {
-            return;
-        }
-        match deadline_ns {
-            Some(deadline) => {
-                let now = now_ns();
-                if deadline <= now {
-                    return;
-                }
-                // Aim a little early: the timer's rate is calibrated in
-                // 100 us and may be a few percent off; an early wake-up
-                // re-parks for the rest, a late one would be late.
-                let wait = deadline - now;
-                apic::arm_timer(if wait > 100_000 {
-                    wait - wait / 8
-                } else {
-                    wait
-                });
-            }
-            None => apic::disarm_timer(),
-        }
-        apic::idle();
+        halt_until_woken(deadline_ns);
     }
 
-    /// The image has one core: the parker is always its own.
-    pub(crate) fn bind(&self) {}
+    /// Makes this CPU the one `unpark` wakes (a core starts running here).
+    pub(crate) fn bind(&self) {
+        self.cpu.store(percpu::index(), Ordering::Release);
+    }
 
     pub(crate) fn unpark(&self) {
-        UNPARKED.store(true, Ordering::Release);
+        smp::wake(self.cpu.load(Ordering::Acquire));
     }
 
     /// The device's interrupt wakes the network task: nothing to look at.
@@ -326,14 +355,54 @@ impl Parker {
     pub(crate) fn poll_io(&self) {}
 }
 
-/// How many cores a runtime uses: one, so far.
-pub(crate) fn default_cores() -> usize {
-    1
+/// How many CPUs the image runs on.
+pub(crate) fn cpus() -> usize {
+    smp::online()
 }
 
-/// A spinning wait's back-off: with one core, nothing else to run.
+/// How many cores a runtime uses unless told: one per CPU.
+pub(crate) fn default_cores() -> usize {
+    cpus()
+}
+
+/// Runs `job`, core `index` of a runtime, on CPU `index`.
+pub(crate) fn start_core(index: usize, job: alloc::boxed::Box<dyn FnOnce() + Send>) -> CoreRun {
+    smp::run_on(index, job);
+    CoreRun
+}
+
+/// A core running on its CPU; the runtime learns that it finished from the
+/// core itself (the CPU goes back to waiting for work).
+pub(crate) struct CoreRun;
+
+impl CoreRun {
+    pub(crate) fn join(self) {}
+}
+
+/// Runs `f`: a panic in the image ends it (reported by the panic
+/// handler), so nothing is ever caught.
+pub(crate) fn catch_panic<R>(
+    f: impl FnOnce() -> R,
+) -> Result<R, alloc::boxed::Box<dyn core::any::Any + Send>> {
+    Ok(f())
+}
+
+/// Never called: [`catch_panic`] catches nothing.
+pub(crate) fn resume_panic(_payload: alloc::boxed::Box<dyn core::any::Any + Send>) -> ! {
+    unreachable!("the image's panics end it: nothing is caught")
+}
+
+/// A spinning wait's back-off: a plain instruction, since `pause` costs a
+/// round trip through QEMU's global lock under multi-threaded TCG (smp.md).
+#[inline(always)]
+pub(crate) fn spin_hint() {
+    // SAFETY: `nop` does nothing; it keeps the loop from being empty.
+    unsafe { core::arch::asm!("nop", options(nomem, nostack, preserves_flags)) };
+}
+
+/// A spinning wait's yield: another CPU may hold what we wait for.
 pub(crate) fn yield_now() {
-    core::hint::spin_loop();
+    spin_hint();
 }
 
 pub(crate) fn in_interrupt() -> bool {
@@ -341,7 +410,8 @@ pub(crate) fn in_interrupt() -> bool {
 }
 
 pub(crate) fn console_write(_stream: Stream, text: &str) {
-    console::write(text);
+    // One piece of text at a time: lines from several CPUs never mix.
+    critical_section::with(|_| console::write(text));
 }
 
 pub(crate) fn exit(code: i32) -> ! {
@@ -376,6 +446,11 @@ pub(super) fn describe_running() -> String {
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    // The report is one piece of console text, and ends every CPU.
+    critical_section::with(|_| report_panic(info))
+}
+
+fn report_panic(info: &core::panic::PanicInfo<'_>) -> ! {
     use core::fmt::Write;
     // Straight to the console: the heap may be what failed, or not be up yet.
     let mut out = console::Writer;
@@ -397,22 +472,43 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     exit(EXIT_PANIC)
 }
 
-// One core, interrupts off outside `hlt`: a critical section only has to
-// keep interrupt handlers out.
+// A critical section keeps out both interrupt handlers (interrupts off on
+// this CPU) and the other CPUs (one lock for the whole image, taken
+// again freely by the CPU that holds it: critical sections nest).
 struct CriticalSection;
 critical_section::set_impl!(CriticalSection);
 
-// SAFETY: disabling interrupts on the only core excludes every other
-// context that could enter a critical section; `release` restores the
-// previous state.
+/// The CPU in the critical section (`NO_ONE` when none is), and how deep.
+static CS_OWNER: AtomicUsize = AtomicUsize::new(NO_ONE);
+static CS_DEPTH: AtomicUsize = AtomicUsize::new(0);
+const NO_ONE: usize = usize::MAX;
+
+// SAFETY: with interrupts off on this CPU and `CS_OWNER` naming it, no
+// other context (handler or CPU) can be inside a critical section;
+// `release` undoes one `acquire`, restoring the interrupt flag it found.
 unsafe impl critical_section::Impl for CriticalSection {
     unsafe fn acquire() -> critical_section::RawRestoreState {
         let enabled = x86_64::instructions::interrupts::are_enabled();
         x86_64::instructions::interrupts::disable();
+        let me = percpu::index();
+        // Only this CPU ever stores its own number, so a relaxed look
+        // tells whether it already holds the lock.
+        if CS_OWNER.load(Ordering::Relaxed) != me {
+            while CS_OWNER
+                .compare_exchange_weak(NO_ONE, me, Ordering::Acquire, Ordering::Relaxed)
+                .is_err()
+            {
+                spin_hint();
+            }
+        }
+        CS_DEPTH.fetch_add(1, Ordering::Relaxed);
         enabled
     }
 
     unsafe fn release(was_enabled: critical_section::RawRestoreState) {
+        if CS_DEPTH.fetch_sub(1, Ordering::Relaxed) == 1 {
+            CS_OWNER.store(NO_ONE, Ordering::Release);
+        }
         if was_enabled {
             x86_64::instructions::interrupts::enable();
         }

@@ -8,7 +8,8 @@
 //! unmapped on purpose, which get 4 KiB pages: page 0, so that a null
 //! pointer faults, and the guard page below each stack, so that a stack
 //! overflow faults (and is reported, see `cpu`). Device registers are
-//! mapped uncached.
+//! mapped uncached. The secondary CPUs' stacks come from the heap; their
+//! guard pages are unmapped (`unmap_page`) before those CPUs start.
 
 use super::boot;
 use core::cell::UnsafeCell;
@@ -31,8 +32,9 @@ const DEVICE_REGIONS: [u64; 3] = [0xfea0_0000, super::ioapic::IOAPIC_BASE, APIC_
 #[repr(C, align(4096))]
 struct Table([u64; 512]);
 
-/// At most this many 2 MiB regions hold unmapped pages (null + 3 guards).
-const SPLIT_REGIONS: usize = 4;
+/// At most this many 2 MiB regions hold unmapped pages: page 0 and the
+/// boot CPU's 3 guards, and 3 guards for each other CPU.
+const SPLIT_REGIONS: usize = 4 + 3 * (super::percpu::MAX_CPUS - 1);
 
 #[repr(C)]
 struct Tables {
@@ -44,8 +46,12 @@ struct Tables {
 
 struct TablesCell(UnsafeCell<Tables>);
 
-// SAFETY: written once by `init` on the only core, before it is loaded.
+// SAFETY: written only by the boot CPU, alone (`init`, and `unmap_page`
+// before the other CPUs start); the other CPUs only load it.
 unsafe impl Sync for TablesCell {}
+
+/// How many of `Tables::split` are in use.
+static SPLIT_USED: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
 
 static TABLES: TablesCell = TablesCell(UnsafeCell::new(Tables {
     pml4: Table([0; 512]),
@@ -58,17 +64,50 @@ fn addr<T>(table: &T) -> u64 {
     table as *const T as u64
 }
 
-/// Fills `table` with 4 KiB pages for the 2 MiB region at `base`, leaving
-/// the pages in `holes` unmapped.
-fn split_region(table: &mut Table, base: u64, holes: &[u64]) {
+/// Fills `table` with 4 KiB pages mapping the 2 MiB region at `base`.
+fn split_region(table: &mut Table, base: u64) {
     for (i, entry) in table.0.iter_mut().enumerate() {
-        let page = base + i as u64 * 4096;
-        *entry = if holes.contains(&page) {
-            0
-        } else {
-            page | PRESENT | WRITABLE
-        };
+        *entry = (base + i as u64 * 4096) | PRESENT | WRITABLE;
     }
+}
+
+/// Unmaps the 4 KiB page at `page`, giving its 2 MiB region a table of
+/// 4 KiB pages first if it has none.
+fn unmap_in(tables: &mut Tables, page: u64) {
+    let region = page & !(TWO_MIB - 1);
+    let (gib, index) = ((region >> 30) as usize, ((region >> 21) & 511) as usize);
+    let entry = tables.pd[gib].0[index];
+    let table = if entry & (PRESENT | HUGE) == PRESENT {
+        let address = entry & !0xfff;
+        tables
+            .split
+            .iter_mut()
+            .find(|t| addr(&**t) == address)
+            .expect("a split region's table is one of `split`")
+    } else {
+        let used = SPLIT_USED.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+        let table = &mut tables.split[used];
+        split_region(table, region);
+        tables.pd[gib].0[index] = addr(table) | PRESENT | WRITABLE;
+        table
+    };
+    table.0[((page >> 12) & 511) as usize] = 0;
+}
+
+/// Unmaps the page at `page` (a guard page below a secondary CPU's
+/// stack). Only the boot CPU calls it, before the other CPUs start.
+pub(super) fn unmap_page(page: u64) {
+    // SAFETY: the boot CPU alone changes the tables (see `TablesCell`), and
+    // the page is not in use: nothing is lost when it faults from now on.
+    let tables = unsafe { &mut *TABLES.0.get() };
+    unmap_in(tables, page);
+    x86_64::instructions::tlb::flush(x86_64::VirtAddr::new(page));
+}
+
+/// The root of the page tables, for the other CPUs to load.
+pub(super) fn root() -> u64 {
+    // SAFETY: only the table's address is taken.
+    addr(unsafe { &(*TABLES.0.get()).pml4 })
 }
 
 /// Builds the page tables for RAM up to `ram_end` and switches to them.
@@ -91,19 +130,8 @@ pub(super) fn init(ram_end: u64) {
             };
         }
     }
-    // Each region with a hole gets a table of its own (regions repeat when
-    // holes share one; the first table made for a region wins).
-    let mut used = 0;
     for hole in holes {
-        let region = hole & !(TWO_MIB - 1);
-        let (gib, index) = ((region >> 30) as usize, ((region >> 21) & 511) as usize);
-        if tables.pd[gib].0[index] & (PRESENT | HUGE) == PRESENT {
-            continue; // already split
-        }
-        let table = &mut tables.split[used];
-        used += 1;
-        split_region(table, region, &holes);
-        tables.pd[gib].0[index] = addr(table) | PRESENT | WRITABLE;
+        unmap_in(tables, hole);
     }
     let root = PhysFrame::containing_address(PhysAddr::new(addr(&tables.pml4)));
     // SAFETY: the new tables identity-map everything the kernel uses (all of

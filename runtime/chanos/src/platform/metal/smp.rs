@@ -1,0 +1,274 @@
+//! The secondary CPUs: how many there are, starting them, and giving each
+//! work to run (one core of a runtime) and waking it.
+//!
+//! At boot the boot CPU finds how many CPUs the machine has (QEMU's fw_cfg,
+//! uhyve's boot information), gives each other CPU a kernel stack and two
+//! fault stacks from the heap, each with an unmapped guard page below it,
+//! and starts them: under QEMU with INIT and START-UP IPIs into the
+//! start-up code at 0x8000 (`boot`), under uhyve, which starts every CPU
+//! at the ELF entry at once, by publishing their stacks. Each CPU then
+//! loads its own GDT and TSS, enables its local APIC and waits, halted,
+//! for work ([`run_on`]). See ../shared/docs/smp.md for the facts behind
+//! each step.
+
+use super::percpu::{self, MAX_CPUS};
+use super::{apic, boot, clock, cpu, interrupts, paging, Machine};
+use alloc::boxed::Box;
+use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use x86_64::instructions::port::Port;
+
+/// Each secondary CPU's stack top, published when it may start; read by
+/// `chanos_ap_wait` (`boot`), indexed by CPU number.
+#[no_mangle]
+static chanos_ap_stacks: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+/// The page tables the secondary CPUs load, set before any stack is.
+#[no_mangle]
+static chanos_ap_page_tables: AtomicU64 = AtomicU64::new(0);
+
+/// What each secondary CPU needs to know about its stacks.
+struct Stacks {
+    guard: AtomicU64,
+    top: AtomicU64,
+    double_fault_top: AtomicU64,
+    page_fault_top: AtomicU64,
+}
+
+static STACKS: [Stacks; MAX_CPUS] = [const {
+    Stacks {
+        guard: AtomicU64::new(0),
+        top: AtomicU64::new(0),
+        double_fault_top: AtomicU64::new(0),
+        page_fault_top: AtomicU64::new(0),
+    }
+}; MAX_CPUS];
+
+/// How many CPUs are running, the boot CPU included.
+static ONLINE: AtomicU32 = AtomicU32::new(1);
+
+/// Work for a CPU: what [`run_on`] gave it, not yet taken.
+type Job = Box<dyn FnOnce() + Send>;
+static JOBS: [AtomicPtr<Job>; MAX_CPUS] =
+    [const { AtomicPtr::new(core::ptr::null_mut()) }; MAX_CPUS];
+
+/// How long a CPU may take to start before the image goes on without it.
+const START_TIMEOUT_NS: u64 = 1_000_000_000;
+
+/// How many CPUs the machine says it has (1 when it does not say).
+pub(super) fn cpus_present(machine: Machine, uhyve_cpus: Option<u32>) -> usize {
+    let n = match machine {
+        Machine::Qemu => fw_cfg_cpus(),
+        Machine::Uhyve => uhyve_cpus,
+    };
+    (n.unwrap_or(1) as usize).clamp(1, MAX_CPUS)
+}
+
+/// QEMU's fw_cfg item 0x05, the number of CPUs (`-smp`); it answers with
+/// ACPI on and off alike.
+fn fw_cfg_cpus() -> Option<u32> {
+    let mut select = Port::<u16>::new(0x510);
+    let mut data = Port::<u8>::new(0x511);
+    let mut read = |key: u16, bytes: usize| {
+        // SAFETY: fw_cfg's selector and data ports; reading them has no
+        // other effect.
+        unsafe {
+            select.write(key);
+            (0..bytes).fold(0u32, |v, i| v | u32::from(data.read()) << (8 * i))
+        }
+    };
+    // The signature item reads "QEMU" where there is a fw_cfg at all.
+    (read(0, 4) == u32::from_le_bytes(*b"QEMU")).then(|| read(5, 2))
+}
+
+/// Starts the other `n - 1` CPUs; returns once each has started or been
+/// given up on (with a warning).
+pub(super) fn start_secondaries(machine: Machine, n: usize) {
+    if n < 2 {
+        return;
+    }
+    if !apic::is_present() {
+        log::warn!("{n} CPUs, but no local APIC to start them with: running on one");
+        return;
+    }
+    chanos_ap_page_tables.store(paging::root(), Ordering::Release);
+    for index in 1..n {
+        give_stacks(index);
+    }
+    match machine {
+        // uhyve started every CPU at the entry: publishing a CPU's stack
+        // lets it go in.
+        Machine::Uhyve => {
+            for index in 1..n {
+                publish_stack(index);
+            }
+            for index in 1..n {
+                wait_online(index + 1);
+            }
+        }
+        Machine::Qemu => {
+            install_trampoline();
+            let boot_apic = u32::from(apic::id());
+            // QEMU numbers the local APICs 0 to n - 1 (smp.md); the boot CPU is one.
+            let mut ids = (0..n as u32).filter(|&id| id != boot_apic);
+            for index in 1..n {
+                let Some(apic_id) = ids.next() else { break };
+                publish_stack(index);
+                start_at_trampoline(index, apic_id);
+                wait_online(index + 1);
+            }
+        }
+    }
+}
+
+/// Allocates CPU `index`'s kernel and fault stacks, each above a guard
+/// page that is unmapped here.
+fn give_stacks(index: usize) {
+    const PAGE: usize = 4096;
+    let size = 3 * PAGE + boot::STACK_SIZE + 2 * boot::FAULT_STACK_SIZE;
+    let layout = core::alloc::Layout::from_size_align(size, PAGE).expect("a valid layout");
+    // SAFETY: a non-zero size; the memory is never freed (the CPU uses it
+    // for as long as the image runs).
+    let base = unsafe { alloc::alloc::alloc(layout) } as u64;
+    let stack_guard = base;
+    let stack_top = stack_guard + (PAGE + boot::STACK_SIZE) as u64;
+    let double_fault_guard = stack_top;
+    let double_fault_top = double_fault_guard + (PAGE + boot::FAULT_STACK_SIZE) as u64;
+    let page_fault_guard = double_fault_top;
+    let page_fault_top = page_fault_guard + (PAGE + boot::FAULT_STACK_SIZE) as u64;
+    for guard in [stack_guard, double_fault_guard, page_fault_guard] {
+        paging::unmap_page(guard);
+    }
+    let stacks = &STACKS[index];
+    stacks.guard.store(stack_guard, Ordering::Relaxed);
+    stacks.top.store(stack_top, Ordering::Relaxed);
+    stacks
+        .double_fault_top
+        .store(double_fault_top, Ordering::Relaxed);
+    stacks
+        .page_fault_top
+        .store(page_fault_top, Ordering::Relaxed);
+}
+
+/// Lets CPU `index` take its stack (it waits for it in `chanos_ap_wait`).
+fn publish_stack(index: usize) {
+    let top = STACKS[index].top.load(Ordering::Relaxed);
+    chanos_ap_stacks[index].store(top, Ordering::Release);
+}
+
+unsafe extern "C" {
+    static chanos_trampoline: u8;
+    static chanos_trampoline_end: u8;
+    static chanos_trampoline_page_tables: u8;
+    static chanos_trampoline_cpu: u8;
+}
+
+/// Where the start-up code runs: page 8, free RAM below 1 MiB (smp.md).
+const TRAMPOLINE: u64 = 0x8000;
+
+/// The address in the copy at 0x8000 of `symbol`, inside the start-up code.
+fn in_copy(symbol: &u8) -> *mut u32 {
+    let start = core::ptr::addr_of!(chanos_trampoline) as u64;
+    (TRAMPOLINE + (symbol as *const u8 as u64 - start)) as *mut u32
+}
+
+fn install_trampoline() {
+    let start = core::ptr::addr_of!(chanos_trampoline);
+    let end = core::ptr::addr_of!(chanos_trampoline_end);
+    let len = end as usize - start as usize;
+    // SAFETY: 0x8000 is identity-mapped RAM that nothing uses (boot data
+    // lives above 0xd0000, the image at 1 MiB: smp.md), and the code is
+    // shorter than a page.
+    unsafe {
+        core::ptr::copy_nonoverlapping(start, TRAMPOLINE as *mut u8, len);
+        in_copy(&chanos_trampoline_page_tables).write_volatile(paging::root() as u32);
+    }
+}
+
+/// INIT, then START-UP (again if the CPU has not come in 1 ms later).
+fn start_at_trampoline(index: usize, apic_id: u32) {
+    // SAFETY: the copy's CPU-number field, read by the CPU being started.
+    unsafe { in_copy(&chanos_trampoline_cpu).write_volatile(index as u32) };
+    apic::send(apic_id, apic::INIT);
+    spin_for(10_000_000);
+    let page = (TRAMPOLINE >> 12) as u8;
+    apic::send(apic_id, apic::startup(page));
+    let started = clock::now_ns();
+    while ONLINE.load(Ordering::Acquire) <= index as u32 && clock::now_ns() - started < 1_000_000 {}
+    if ONLINE.load(Ordering::Acquire) <= index as u32 {
+        apic::send(apic_id, apic::startup(page));
+    }
+}
+
+fn spin_for(ns: u64) {
+    let start = clock::now_ns();
+    while clock::now_ns() - start < ns {}
+}
+
+/// Waits until `count` CPUs are online, or warns after a second.
+fn wait_online(count: usize) {
+    let started = clock::now_ns();
+    while (ONLINE.load(Ordering::Acquire) as usize) < count {
+        if clock::now_ns() - started > START_TIMEOUT_NS {
+            log::warn!(
+                "CPU {} did not start within a second: going on without it",
+                count - 1
+            );
+            return;
+        }
+    }
+}
+
+/// How many CPUs are running.
+pub(super) fn online() -> usize {
+    ONLINE.load(Ordering::Acquire) as usize
+}
+
+/// A secondary CPU's first Rust, on its own stack, interrupts off.
+#[no_mangle]
+extern "C" fn chanos_ap_entry(index: u32) -> ! {
+    let index = index as usize;
+    let stacks = &STACKS[index];
+    percpu::enter(index, stacks.guard.load(Ordering::Relaxed));
+    cpu::load_tables(cpu::FaultStacks {
+        double_fault_top: stacks.double_fault_top.load(Ordering::Relaxed),
+        page_fault_top: stacks.page_fault_top.load(Ordering::Relaxed),
+    });
+    apic::init_secondary();
+    percpu::set_apic_id(u32::from(apic::id()));
+    ONLINE.fetch_add(1, Ordering::AcqRel);
+    loop {
+        let job = JOBS[index].swap(core::ptr::null_mut(), Ordering::AcqRel);
+        if job.is_null() {
+            super::halt_until_woken(None);
+            continue;
+        }
+        // SAFETY: `run_on` stored it from `Box::into_raw`, and the swap
+        // above took it from there once.
+        let job = unsafe { Box::from_raw(job) };
+        job();
+    }
+}
+
+/// Runs `job` on CPU `cpu` (not this one), once it has finished what it
+/// was given before.
+pub(super) fn run_on(cpu: usize, job: Job) {
+    assert!(cpu > 0 && cpu < online(), "CPU {cpu} is not running");
+    let job = Box::into_raw(Box::new(job));
+    while JOBS[cpu]
+        .compare_exchange(
+            core::ptr::null_mut(),
+            job,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        )
+        .is_err()
+    {}
+    wake(cpu);
+}
+
+/// Wakes CPU `cpu` from a halt (at once if it is not halted): its next
+/// check for work will look. From any CPU, interrupt handlers included.
+pub(super) fn wake(cpu: usize) {
+    if percpu::set_wake_pending(cpu) && cpu != percpu::index() {
+        apic::send(percpu::apic_id(cpu), apic::fixed(interrupts::WAKE_VECTOR));
+    }
+}
