@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 const APPS: &[&str] = &[
     "hello", "sieve", "primes", "vending", "deadlock", "faults", "sleep", "args", "tour", "echo",
-    "http", "pingpong",
+    "http", "pingpong", "kahn",
 ];
 
 /// Builds every image once per test process.
@@ -53,6 +53,14 @@ fn boot_on_cpus(cpus: u32, how: &str, app: &str, args: &[&str]) -> Boot {
 
 fn tcg(app: &str, args: &[&str]) -> Boot {
     boot("tcg", app, args)
+}
+
+/// Asserts that the boot ended with `status` and printed each of `texts`.
+fn assert_printed(b: &Boot, status: i32, texts: &[&str]) {
+    assert_eq!(b.status, status, "{}{}", b.stdout, b.stderr);
+    for text in texts {
+        assert!(b.stdout.contains(text), "{text:?} missing:\n{}", b.stdout);
+    }
 }
 
 #[test]
@@ -108,61 +116,114 @@ fn every_cpu_runs_a_core_and_channels_cross_them_with_2_and_4_cpus() {
     }
 }
 
+/// Generated Kahn networks (the model-based test's, `kahn::strategy`),
+/// booted on 2 and 4 CPUs with their tasks spread over the cores: every
+/// task's outcomes are the model's, and a network the model blocks ends in
+/// the deadlock report naming each blocked task, its core and its wait.
+#[test]
+fn kahn_networks_booted_on_several_cpus_match_the_model() {
+    use proptest::strategy::{Strategy, ValueTree};
+    use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+    let seed = [7u8; 32];
+    let mut runner = TestRunner::new_with_rng(
+        Config::default(),
+        TestRng::from_seed(RngAlgorithm::ChaCha, &seed),
+    );
+    let (mut ended, mut deadlocked, mut spread) = (0, 0, 0);
+    for case in 0..40 {
+        let net = kahn::strategy::network()
+            .new_tree(&mut runner)
+            .expect("a network")
+            .current();
+        spread += usize::from(net.placement.iter().any(|&core| core > 0));
+        let model = net.model();
+        let cpus = if case % 2 == 0 { 2 } else { 4 }.max(net.cores as u32);
+        let args = net.to_args();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let b = boot_on_cpus(cpus, "tcg", "kahn", &args);
+        let context = format!("{net:?} on {cpus} CPUs:\n{}{}", b.stdout, b.stderr);
+        let mut seen = vec![Vec::new(); net.scripts.len()];
+        for line in b.stdout.lines() {
+            if let Some((task, outcome)) = line.strip_prefix('t').and_then(|l| l.split_once(' ')) {
+                seen[task.parse::<usize>().expect(&context)].push(outcome.to_string());
+            }
+        }
+        let expected: Vec<Vec<String>> = model
+            .outcomes
+            .iter()
+            .map(|task| task.iter().map(ToString::to_string).collect())
+            .collect();
+        assert_eq!(seen, expected, "{context}");
+        let blocked = model.blocked(&net);
+        if blocked.is_empty() {
+            assert_eq!(b.status, 0, "{context}");
+            assert!(b.stdout.ends_with("done\n"), "{context}");
+            ended += 1;
+            continue;
+        }
+        assert_eq!(b.status, 2, "{context}");
+        // The report names cores once the blocked tasks are on several.
+        let names_cores = b.stdout.contains("\" on core ");
+        for t in blocked {
+            let op = net.scripts[t][model.progress[t]];
+            let core = net.placement[t];
+            let said = match names_cores {
+                true => format!("\"t{t}\" on core {core} waits to {}", kahn::describe(op)),
+                false => format!("\"t{t}\" waits to {}", kahn::describe(op)),
+            };
+            assert!(
+                names_cores || core == 0,
+                "t{t} is on core {core}: {context}"
+            );
+            assert!(b.stdout.contains(&said), "{said} missing: {context}");
+        }
+        deadlocked += 1;
+    }
+    // The seed gives both kinds of network, and tasks off core 0.
+    println!("{ended} ended, {deadlocked} deadlocked, {spread} spread over cores");
+    assert!(
+        ended > 0 && deadlocked > 0 && spread > 0,
+        "{ended} ended, {deadlocked} deadlocked, {spread} spread over cores"
+    );
+}
+
 #[test]
 fn a_fault_on_a_secondary_cpu_ends_the_image_with_its_report() {
-    let b = boot_on_cpus(2, "tcg", "faults", &["null", "1"]);
-    assert_eq!(b.status, 102, "{}{}", b.stdout, b.stderr);
-    assert!(
-        b.stdout
-            .contains("chanos: CPU exception on CPU 1: page fault (#PF)"),
-        "{}",
-        b.stdout
+    let on_cpu_1 = |mode| boot_on_cpus(2, "tcg", "faults", &[mode, "1"]);
+    assert_printed(
+        &on_cpu_1("null"),
+        102,
+        &[
+            "chanos: CPU exception on CPU 1: page fault (#PF)",
+            "null pointer, in task 0 \"scribbler\" on core 1",
+        ],
     );
-    assert!(
-        b.stdout
-            .contains("null pointer, in task 0 \"scribbler\" on core 1"),
-        "{}",
-        b.stdout
+    assert_printed(
+        &on_cpu_1("overflow"),
+        102,
+        &["stack overflow: the kernel stack ran into its guard page, in task 0 \"recurser\" on core 1"],
     );
-    let b = boot_on_cpus(2, "tcg", "faults", &["overflow", "1"]);
-    assert_eq!(b.status, 102, "{}{}", b.stdout, b.stderr);
-    assert!(
-        b.stdout.contains("stack overflow: the kernel stack ran into its guard page, in task 0 \"recurser\" on core 1"),
-        "{}",
-        b.stdout
+    assert_printed(
+        &on_cpu_1("panic"),
+        101,
+        &["task 0 \"worker\" on core 1 panicked"],
     );
-    let b = boot_on_cpus(2, "tcg", "faults", &["panic", "1"]);
-    assert_eq!(b.status, 101, "{}{}", b.stdout, b.stderr);
-    assert!(
-        b.stdout.contains("task 0 \"worker\" on core 1 panicked"),
-        "{}",
-        b.stdout
-    );
-    let b = boot_on_cpus(2, "tcg", "faults", &["oom", "1"]);
-    assert_eq!(b.status, 103, "{}{}", b.stdout, b.stderr);
-    assert!(
-        b.stdout
-            .contains("chanos: out of memory on CPU 1: a request for"),
-        "{}",
-        b.stdout
+    assert_printed(
+        &on_cpu_1("oom"),
+        103,
+        &["chanos: out of memory on CPU 1: a request for"],
     );
 }
 
 #[test]
 fn a_deadlock_across_cpus_is_reported_with_each_tasks_core() {
-    let b = boot_on_cpus(2, "tcg", "deadlock", &["1"]);
-    assert_eq!(b.status, 2, "{}{}", b.stdout, b.stderr);
-    assert!(
-        b.stdout
-            .contains("task 1 \"left\" on core 0 waits to receive on channel \"right to left\""),
-        "{}",
-        b.stdout
-    );
-    assert!(
-        b.stdout
-            .contains("task 0 \"right\" on core 1 waits to receive on channel \"left to right\""),
-        "{}",
-        b.stdout
+    assert_printed(
+        &boot_on_cpus(2, "tcg", "deadlock", &["1"]),
+        2,
+        &[
+            "task 1 \"left\" on core 0 waits to receive on channel \"right to left\"",
+            "task 0 \"right\" on core 1 waits to receive on channel \"left to right\"",
+        ],
     );
 }
 

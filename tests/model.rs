@@ -9,7 +9,8 @@
 //!    returns, and which tasks block forever. The run must match it exactly,
 //!    deadlock report included, with the tasks spread over 1 to 4 cores at
 //!    random (the outcome does not depend on the schedule, so neither on
-//!    the cores).
+//!    the cores). The networks, their model and the code that runs them
+//!    are `apps/kahn`'s library, which the image tests boot as well.
 //! 2. `selects_lose_nothing`: several producers and consumers share channels,
 //!    sending through `select!` send arms (with `default` and timeouts) and
 //!    receiving through `select!` over every channel, with an early `close`.
@@ -28,7 +29,9 @@
 
 use chanos::chan::{self, Receiver, Sender};
 use chanos::time::{self, Duration};
-use chanos::{select, spawn_named, spawn_on_named, Runtime};
+use chanos::{select, spawn_named, Runtime};
+use kahn::strategy::network;
+use kahn::{describe, Network, Outcome};
 use proptest::prelude::*;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -36,236 +39,19 @@ use std::rc::Rc;
 
 // ---------- 1. Kahn networks: exact model ----------
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Op {
-    Send(usize),
-    Recv(usize),
-    Close(usize),
-}
-
-#[derive(Clone, Debug)]
-struct Network {
-    caps: Vec<usize>,
-    producer: Vec<usize>,
-    consumer: Vec<usize>,
-    scripts: Vec<Vec<Op>>,
-    /// How many cores the runtime has, and the core of each task.
-    cores: usize,
-    placement: Vec<usize>,
-}
-
-fn network() -> impl Strategy<Value = Network> {
-    (2usize..=4, 1usize..=4)
-        .prop_flat_map(|(tasks, chans)| {
-            (
-                proptest::collection::vec(0usize..=3, chans),
-                proptest::collection::vec(0..tasks, chans),
-                proptest::collection::vec(0..tasks, chans),
-                proptest::collection::vec(
-                    proptest::collection::vec((0..chans, 0u8..10), 0..12),
-                    tasks,
-                ),
-                (1usize..=4).prop_flat_map(move |cores| {
-                    (Just(cores), proptest::collection::vec(0..cores, tasks))
-                }),
-            )
-        })
-        .prop_map(|(caps, producer, consumer, raw, (cores, placement))| {
-            let scripts = raw
-                .iter()
-                .enumerate()
-                .map(|(task, ops)| {
-                    ops.iter()
-                        .filter_map(|&(c, kind)| {
-                            let produces = producer[c] == task;
-                            let consumes = consumer[c] == task;
-                            match kind {
-                                0 if produces => Some(Op::Close(c)),
-                                1..=4 if produces => Some(Op::Send(c)),
-                                _ if consumes => Some(Op::Recv(c)),
-                                _ if produces => Some(Op::Send(c)),
-                                _ => None,
-                            }
-                        })
-                        .collect()
-                })
-                .collect();
-            Network {
-                caps,
-                producer,
-                consumer,
-                scripts,
-                cores,
-                placement,
-            }
-        })
-}
-
-/// What the model says a task's op returns.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Outcome {
-    Sent,
-    SendRefused(u64),
-    Received(Option<u64>),
-    Closed,
-}
-
-struct Model {
-    /// How many ops each task completes.
-    progress: Vec<usize>,
-    outcomes: Vec<Vec<Outcome>>,
-}
-
-impl Network {
-    /// Index in the producer's script of the first close of channel `c`.
-    fn close_index(&self, c: usize) -> Option<usize> {
-        self.scripts[self.producer[c]]
-            .iter()
-            .position(|op| *op == Op::Close(c))
-    }
-
-    fn count_before(&self, task: usize, end: usize, op: Op) -> usize {
-        self.scripts[task][..end]
-            .iter()
-            .filter(|o| **o == op)
-            .count()
-    }
-
-    /// Sends of `c` that carry a value: those before its first close.
-    fn live_sends_before(&self, c: usize, end: usize) -> usize {
-        let limit = self.close_index(c).map_or(end, |i| i.min(end));
-        self.count_before(self.producer[c], limit, Op::Send(c))
-    }
-
-    fn model(&self) -> Model {
-        let tasks = self.scripts.len();
-        let mut pc = vec![0usize; tasks];
-        let mut outcomes = vec![Vec::new(); tasks];
-        loop {
-            let mut progressed = false;
-            for t in 0..tasks {
-                let Some(&op) = self.scripts[t].get(pc[t]) else {
-                    continue;
-                };
-                let outcome = match op {
-                    Op::Close(_) => Some(Outcome::Closed),
-                    Op::Send(c) => {
-                        let closed = self.close_index(c).is_some_and(|i| i < pc[t]);
-                        let n = self.count_before(t, pc[t], Op::Send(c)) as u64;
-                        if closed {
-                            Some(Outcome::SendRefused(n))
-                        } else {
-                            let q = self.consumer[c];
-                            let at_recv = self.scripts[q].get(pc[q]) == Some(&Op::Recv(c));
-                            let reached =
-                                self.count_before(q, pc[q], Op::Recv(c)) + usize::from(at_recv);
-                            ((n as usize) < self.caps[c] + reached).then_some(Outcome::Sent)
-                        }
-                    }
-                    Op::Recv(c) => {
-                        let p = self.producer[c];
-                        let m = self.count_before(t, pc[t], Op::Recv(c));
-                        let at_send = self.scripts[p].get(pc[p]) == Some(&Op::Send(c))
-                            && self.close_index(c).is_none_or(|i| i > pc[p]);
-                        let offered = self.live_sends_before(c, pc[p]) + usize::from(at_send);
-                        let closed = self.close_index(c).is_some_and(|i| i < pc[p]);
-                        if m < offered {
-                            Some(Outcome::Received(Some(m as u64)))
-                        } else if closed {
-                            Some(Outcome::Received(None))
-                        } else {
-                            None
-                        }
-                    }
-                };
-                if let Some(outcome) = outcome {
-                    outcomes[t].push(outcome);
-                    pc[t] += 1;
-                    progressed = true;
-                }
-            }
-            if !progressed {
-                return Model {
-                    progress: pc,
-                    outcomes,
-                };
-            }
-        }
-    }
-}
-
-/// A task's channel ends, kept alive until the whole program ends so that
-/// a finished task's departure never changes what the others see.
-struct Ends {
-    senders: BTreeMap<usize, Sender<u64>>,
-    receivers: BTreeMap<usize, Receiver<u64>>,
-}
-
+/// Runs `net` in a runtime of its own (seeded: the same choices each time),
+/// collecting each task's outcomes.
 fn run_network(net: &Network) -> (Vec<Vec<Outcome>>, Result<(), chanos::Deadlock>) {
     let seen: Rc<RefCell<Vec<Vec<Outcome>>>> =
         Rc::new(RefCell::new(vec![Vec::new(); net.scripts.len()]));
     let record = seen.clone();
-    let net = net.clone();
     let result = Runtime::with_seed(3)
         .on_cores(net.cores)
-        .block_on(async move {
-            let mut ends: Vec<Ends> = (0..net.scripts.len())
-                .map(|_| Ends {
-                    senders: BTreeMap::new(),
-                    receivers: BTreeMap::new(),
-                })
-                .collect();
-            for (c, &cap) in net.caps.iter().enumerate() {
-                let name: &'static str = Box::leak(format!("c{c}").into_boxed_str());
-                let (tx, rx) = chan::bounded_named::<u64>(cap, name);
-                ends[net.producer[c]].senders.insert(c, tx);
-                ends[net.consumer[c]].receivers.insert(c, rx);
-            }
-            let (log_tx, log_rx) = chan::bounded_named::<(usize, Outcome)>(4096, "log");
-            let (keep_tx, keep_rx) = chan::bounded::<Ends>(64);
-            for (t, my_ends) in ends.into_iter().enumerate() {
-                let script = net.scripts[t].clone();
-                let (log, keep) = (log_tx.clone(), keep_tx.clone());
-                spawn_on_named(net.placement[t], format!("t{t}"), async move {
-                    let mut next_value: BTreeMap<usize, u64> = BTreeMap::new();
-                    for op in script {
-                        let outcome = match op {
-                            Op::Send(c) => {
-                                let n = next_value.entry(c).or_default();
-                                let value = *n;
-                                *n += 1;
-                                match my_ends.senders[&c].send(value).await {
-                                    Ok(()) => Outcome::Sent,
-                                    Err(chan::SendError(v)) => Outcome::SendRefused(v),
-                                }
-                            }
-                            Op::Recv(c) => Outcome::Received(my_ends.receivers[&c].recv().await),
-                            Op::Close(c) => {
-                                my_ends.senders[&c].close();
-                                Outcome::Closed
-                            }
-                        };
-                        log.send((t, outcome)).await.expect("main keeps the log");
-                    }
-                    keep.send(my_ends).await.expect("main keeps the ends");
-                });
-            }
-            drop((log_tx, keep_tx));
-            while let Some((t, outcome)) = log_rx.recv().await {
-                record.borrow_mut()[t].push(outcome);
-            }
-            drop(keep_rx);
-        });
+        .block_on(kahn::run(net.clone(), move |t, outcome| {
+            record.borrow_mut()[t].push(outcome)
+        }));
     let seen = seen.borrow().clone();
     (seen, result)
-}
-
-fn describe(op: Op) -> String {
-    match op {
-        Op::Send(c) => format!("send on channel \"c{c}\""),
-        Op::Recv(c) => format!("receive on channel \"c{c}\""),
-        Op::Close(c) => format!("close c{c}"),
-    }
 }
 
 proptest! {
@@ -276,8 +62,7 @@ proptest! {
         let model = net.model();
         let (seen, result) = run_network(&net);
         prop_assert_eq!(&seen, &model.outcomes, "outcomes differ for {:?}", net);
-        let blocked: Vec<usize> =
-            (0..net.scripts.len()).filter(|&t| model.progress[t] < net.scripts[t].len()).collect();
+        let blocked = model.blocked(&net);
         match result {
             Ok(()) => prop_assert!(blocked.is_empty(), "model blocks {:?} but the run ended", blocked),
             Err(deadlock) => {

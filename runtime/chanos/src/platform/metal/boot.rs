@@ -44,6 +44,17 @@ global_asm!(
     mov %eax, %cr0
     .endm
 
+    # In long mode: the data segments flat (0x10), FS and GS null.
+    .macro load_data_segments
+    mov $0x10, %ax
+    mov %ax, %ds
+    mov %ax, %es
+    mov %ax, %ss
+    xor %ax, %ax
+    mov %ax, %fs
+    mov %ax, %gs
+    .endm
+
     .section .note.Xen, "a"
     .balign 4
     .long 4                 # name size
@@ -119,13 +130,7 @@ pvh_start32:
 
     .code64
 pvh_start64:
-    mov $0x10, %ax
-    mov %ax, %ds
-    mov %ax, %es
-    mov %ax, %ss
-    xor %ax, %ax
-    mov %ax, %fs
-    mov %ax, %gs
+    load_data_segments
     mov $chanos_stack_top, %rsp
     mov chanos_boot_info, %edi          # zero-extends into rdi
     xor %esi, %esi                      # Entry::Pvh
@@ -155,6 +160,8 @@ _start:
     .global chanos_ap_wait
 chanos_ap_wait:
     mov %esi, %esi
+    cmp ${max_cpus}, %esi               # beyond what the image runs on: stay off
+    jae 5f
 4:  mov chanos_ap_stacks(,%rsi,8), %rax
     test %rax, %rax
     jz 4b
@@ -169,8 +176,8 @@ chanos_ap_wait:
     # The start-up code of a secondary CPU under QEMU, copied to 0x8000
     # (the start-up IPI's page 8): real mode at CS = 0x800, then 32-bit
     # protected mode, then long mode; positions are 0x8000 + the offset
-    # from `chanos_trampoline`. The boot CPU fills in `_page_tables` and
-    # `_cpu` in the copy before each start-up.
+    # from `chanos_trampoline`. The boot CPU fills in `_page_tables` in
+    # the copy before the start-up.
     .section .rodata.trampoline, "a"
     .code16
     .global chanos_trampoline
@@ -196,14 +203,10 @@ chanos_trampoline32:
     ljmp $0x08, $(0x8000 + chanos_trampoline64 - chanos_trampoline)
     .code64
 chanos_trampoline64:
-    mov $0x10, %ax
-    mov %ax, %ds
-    mov %ax, %es
-    mov %ax, %ss
-    xor %ax, %ax
-    mov %ax, %fs
-    mov %ax, %gs
-    mov 0x8000 + chanos_trampoline_cpu - chanos_trampoline, %esi
+    load_data_segments
+    # Every CPU was started at once: each takes the next number.
+    mov $1, %esi
+    lock xadd %esi, 0x8000 + chanos_trampoline_next_cpu - chanos_trampoline
     movabs $chanos_ap_wait, %rax
     jmp *%rax
     .balign 8
@@ -218,8 +221,7 @@ chanos_trampoline_gdt_pointer:
     .balign 4
     .global chanos_trampoline_page_tables
 chanos_trampoline_page_tables: .long 0
-    .global chanos_trampoline_cpu
-chanos_trampoline_cpu: .long 0
+chanos_trampoline_next_cpu: .long 1
     .global chanos_trampoline_end
 chanos_trampoline_end:
 
@@ -235,6 +237,7 @@ chanos_boot_gdt_pointer:
 "#,
     stack_size = const STACK_SIZE,
     fault_stack_size = const FAULT_STACK_SIZE,
+    max_cpus = const super::percpu::MAX_CPUS,
     options(att_syntax)
 );
 

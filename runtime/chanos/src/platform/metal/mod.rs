@@ -265,13 +265,13 @@ pub(crate) fn now_ns() -> u64 {
 /// What boot measured, for the debug log.
 pub(crate) fn boot_report() -> String {
     alloc::format!(
-        "{} CPU(s) online, TSC {}, local APIC timer {}",
-        smp::online(),
+        "TSC {}, local APIC timer {}, {} CPU(s) online",
         clock::describe_rate(),
         match apic::ticks_per_ms() {
             Some(t) => alloc::format!("{t} ticks/ms (divide by 16)"),
             None => String::from("absent: idle polls the clock"),
-        }
+        },
+        smp::online(),
     )
 }
 

@@ -4,8 +4,8 @@
 //! At boot the boot CPU finds how many CPUs the machine has (QEMU's fw_cfg,
 //! uhyve's boot information), gives each other CPU a kernel stack and two
 //! fault stacks from the heap, each with an unmapped guard page below it,
-//! and starts them: under QEMU with INIT and START-UP IPIs into the
-//! start-up code at 0x8000 (`boot`), under uhyve, which starts every CPU
+//! and starts them: under QEMU with INIT and START-UP IPIs to all of them
+//! at once into the start-up code at 0x8000 (`boot`), under uhyve, which starts every CPU
 //! at the ELF entry at once, by publishing their stacks. Each CPU then
 //! loads its own GDT and TSS, enables its local APIC and waits, halted,
 //! for work ([`run_on`]). See ../shared/docs/smp.md for the facts behind
@@ -100,21 +100,15 @@ pub(super) fn start_secondaries(machine: Machine, n: usize) {
             for index in 1..n {
                 publish_stack(index);
             }
-            for index in 1..n {
-                wait_online(index + 1);
-            }
+            wait_online(n);
         }
         Machine::Qemu => {
             install_trampoline();
-            let boot_apic = u32::from(apic::id());
-            // QEMU numbers the local APICs 0 to n - 1 (smp.md); the boot CPU is one.
-            let mut ids = (0..n as u32).filter(|&id| id != boot_apic);
             for index in 1..n {
-                let Some(apic_id) = ids.next() else { break };
                 publish_stack(index);
-                start_at_trampoline(index, apic_id);
-                wait_online(index + 1);
             }
+            start_all_at_trampoline();
+            wait_online(n);
         }
     }
 }
@@ -158,7 +152,6 @@ unsafe extern "C" {
     static chanos_trampoline: u8;
     static chanos_trampoline_end: u8;
     static chanos_trampoline_page_tables: u8;
-    static chanos_trampoline_cpu: u8;
 }
 
 /// Where the start-up code runs: page 8, free RAM below 1 MiB (smp.md).
@@ -183,19 +176,18 @@ fn install_trampoline() {
     }
 }
 
-/// INIT, then START-UP (again if the CPU has not come in 1 ms later).
-fn start_at_trampoline(index: usize, apic_id: u32) {
-    // SAFETY: the copy's CPU-number field, read by the CPU being started.
-    unsafe { in_copy(&chanos_trampoline_cpu).write_volatile(index as u32) };
-    apic::send(apic_id, apic::INIT);
-    spin_for(10_000_000);
+/// INIT to every other CPU at once, 10 ms, then START-UP twice, 200 us
+/// apart (Intel's sequence, with the all-but-self shorthand: no need to
+/// know the CPUs' APIC ids). A CPU that already started ignores the
+/// second START-UP; each takes its number in the start-up code.
+fn start_all_at_trampoline() {
+    const ALL_BUT_SELF: u32 = 0b11 << 18;
     let page = (TRAMPOLINE >> 12) as u8;
-    apic::send(apic_id, apic::startup(page));
-    let started = clock::now_ns();
-    while ONLINE.load(Ordering::Acquire) <= index as u32 && clock::now_ns() - started < 1_000_000 {}
-    if ONLINE.load(Ordering::Acquire) <= index as u32 {
-        apic::send(apic_id, apic::startup(page));
-    }
+    apic::send(0, apic::INIT | ALL_BUT_SELF);
+    spin_for(10_000_000);
+    apic::send(0, apic::startup(page) | ALL_BUT_SELF);
+    spin_for(200_000);
+    apic::send(0, apic::startup(page) | ALL_BUT_SELF);
 }
 
 fn spin_for(ns: u64) {
@@ -206,11 +198,11 @@ fn spin_for(ns: u64) {
 /// Waits until `count` CPUs are online, or warns after a second.
 fn wait_online(count: usize) {
     let started = clock::now_ns();
-    while (ONLINE.load(Ordering::Acquire) as usize) < count {
+    while online() < count {
         if clock::now_ns() - started > START_TIMEOUT_NS {
             log::warn!(
-                "CPU {} did not start within a second: going on without it",
-                count - 1
+                "{} of {count} CPUs started within a second: going on without the others",
+                online()
             );
             return;
         }
