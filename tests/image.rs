@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 const APPS: &[&str] = &[
     "hello", "sieve", "primes", "vending", "deadlock", "faults", "sleep", "args", "tour", "echo",
-    "http", "pingpong", "kahn",
+    "http", "pingpong", "kahn", "chorus",
 ];
 
 /// Builds every image once per test process.
@@ -225,6 +225,25 @@ fn a_deadlock_across_cpus_is_reported_with_each_tasks_core() {
             "task 0 \"right\" on core 1 waits to receive on channel \"left to right\"",
         ],
     );
+}
+
+#[test]
+fn console_lines_from_4_cpus_at_once_never_mix() {
+    let b = boot_on_cpus(4, "tcg", "chorus", &["300"]);
+    assert_eq!(b.status, 0, "{}{}", b.stdout, b.stderr);
+    let mut seen = [0usize; 4];
+    for line in b.stdout.lines() {
+        let words: Vec<&str> = line.split(' ').collect();
+        let whole = match words[..] {
+            ["core", core, "line", _, tail] => core.parse::<usize>().ok().filter(|&c| {
+                c < 4 && tail.len() == 60 && tail.bytes().all(|d| usize::from(d - b'0') == c)
+            }),
+            _ => None,
+        };
+        let core = whole.unwrap_or_else(|| panic!("a broken line: {line:?}"));
+        seen[core] += 1;
+    }
+    assert_eq!(seen, [300; 4], "{}", b.stdout);
 }
 
 #[test]
