@@ -86,7 +86,7 @@ fn enable_here() {
 
 /// Sets up a secondary CPU's local APIC, with the boot CPU's calibration.
 pub(super) fn init_secondary() {
-    if PRESENT.load(Ordering::Relaxed) {
+    if is_present() {
         enable_here();
     }
 }

@@ -74,7 +74,8 @@ pub(super) fn install(idt: &mut InterruptDescriptorTable) {
     idt[SPURIOUS_VECTOR].set_handler_fn(spurious_interrupt);
 }
 
-/// Runs `work` as an interrupt handler: counted in `DEPTH`, acknowledged after.
+/// Runs `work` as an interrupt handler: counted in this CPU's interrupt
+/// depth, acknowledged after.
 fn handle(work: impl FnOnce()) {
     let depth = percpu::interrupt_depth();
     depth.fetch_add(1, Ordering::Relaxed);

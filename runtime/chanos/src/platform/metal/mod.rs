@@ -6,7 +6,7 @@
 //! - `percpu`: each CPU's own state, through its GS base;
 //! - `smp`: counting, starting, feeding and waking the secondary CPUs;
 //! - `interrupts`: the vectors and their handlers, which devices register
-//!   into (it uses no other file);
+//!   into (it uses no other file but `percpu`);
 //! - `paging`: the page tables (identity map of RAM from the memory map,
 //!   unmapped null and guard pages);
 //! - `heap`: the global allocator (talc) and the out-of-memory report;
@@ -98,7 +98,8 @@ unsafe extern "C" fn chanos_boot(info: u64, entry: u64) -> ! {
         // SAFETY: as above.
         _ => (Machine::Uhyve, unsafe { uhyve_facts(info) }),
     };
-    percpu::enter(0, boot::stack_guard());
+    percpu::set_stack_guard(0, boot::stack_guard());
+    percpu::enter(0);
     MACHINE.store(machine as u8, Ordering::Relaxed);
     console::init(machine);
     cpu::init(boot::fault_stacks());
@@ -326,13 +327,13 @@ fn halt_until_woken(deadline_ns: Option<u64>) {
 #[derive(Debug)]
 pub(crate) struct Parker {
     /// The CPU of the core that parks here (set by `bind`).
-    cpu: core::sync::atomic::AtomicUsize,
+    cpu: AtomicUsize,
 }
 
 impl Parker {
     pub(crate) fn new() -> Self {
         Parker {
-            cpu: core::sync::atomic::AtomicUsize::new(0),
+            cpu: AtomicUsize::new(0),
         }
     }
 

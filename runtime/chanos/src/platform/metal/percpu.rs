@@ -64,10 +64,14 @@ static CPUS: [PerCpu; MAX_CPUS] = {
 
 /// Makes this CPU CPU `index`: points its GS base at its state. The first
 /// thing each CPU does in Rust, before anything asks [`index`].
-pub(super) fn enter(index: usize, stack_guard: u64) {
-    let cpu = &CPUS[index];
-    cpu.stack_guard.store(stack_guard, Ordering::Relaxed);
-    GsBase::write(VirtAddr::from_ptr(cpu));
+pub(super) fn enter(index: usize) {
+    GsBase::write(VirtAddr::from_ptr(&CPUS[index]));
+}
+
+/// Records where CPU `cpu`'s kernel stack's guard page is (the boot CPU
+/// does, for every CPU, before that CPU starts).
+pub(super) fn set_stack_guard(cpu: usize, guard: u64) {
+    CPUS[cpu].stack_guard.store(guard, Ordering::Relaxed);
 }
 
 /// This CPU's number, from 0 (the boot CPU) to `MAX_CPUS - 1`.

@@ -25,20 +25,16 @@ static chanos_ap_stacks: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; M
 #[no_mangle]
 static chanos_ap_page_tables: AtomicU64 = AtomicU64::new(0);
 
-/// What each secondary CPU needs to know about its stacks.
-struct Stacks {
-    guard: AtomicU64,
-    top: AtomicU64,
-    double_fault_top: AtomicU64,
-    page_fault_top: AtomicU64,
+/// Where each secondary CPU's fault stacks end, for its TSS.
+struct FaultStackTops {
+    double_fault: AtomicU64,
+    page_fault: AtomicU64,
 }
 
-static STACKS: [Stacks; MAX_CPUS] = [const {
-    Stacks {
-        guard: AtomicU64::new(0),
-        top: AtomicU64::new(0),
-        double_fault_top: AtomicU64::new(0),
-        page_fault_top: AtomicU64::new(0),
+static FAULT_STACK_TOPS: [FaultStackTops; MAX_CPUS] = [const {
+    FaultStackTops {
+        double_fault: AtomicU64::new(0),
+        page_fault: AtomicU64::new(0),
     }
 }; MAX_CPUS];
 
@@ -93,28 +89,18 @@ pub(super) fn start_secondaries(machine: Machine, n: usize) {
     for index in 1..n {
         give_stacks(index);
     }
-    match machine {
-        // uhyve started every CPU at the entry: publishing a CPU's stack
-        // lets it go in.
-        Machine::Uhyve => {
-            for index in 1..n {
-                publish_stack(index);
-            }
-            wait_online(n);
-        }
-        Machine::Qemu => {
-            install_trampoline();
-            for index in 1..n {
-                publish_stack(index);
-            }
-            start_all_at_trampoline();
-            wait_online(n);
-        }
+    // uhyve started every CPU at the entry, and each goes in once it has
+    // its stack; under QEMU they start now.
+    if machine == Machine::Qemu {
+        install_trampoline();
+        start_all_at_trampoline();
     }
+    wait_online(n);
 }
 
 /// Allocates CPU `index`'s kernel and fault stacks, each above a guard
-/// page that is unmapped here.
+/// page that is unmapped here, and publishes them: from then on the CPU,
+/// once started, goes in (`chanos_ap_wait` waits for its stack).
 fn give_stacks(index: usize) {
     const PAGE: usize = 4096;
     let size = 3 * PAGE + boot::STACK_SIZE + 2 * boot::FAULT_STACK_SIZE;
@@ -131,21 +117,12 @@ fn give_stacks(index: usize) {
     for guard in [stack_guard, double_fault_guard, page_fault_guard] {
         paging::unmap_page(guard);
     }
-    let stacks = &STACKS[index];
-    stacks.guard.store(stack_guard, Ordering::Relaxed);
-    stacks.top.store(stack_top, Ordering::Relaxed);
-    stacks
-        .double_fault_top
-        .store(double_fault_top, Ordering::Relaxed);
-    stacks
-        .page_fault_top
-        .store(page_fault_top, Ordering::Relaxed);
-}
-
-/// Lets CPU `index` take its stack (it waits for it in `chanos_ap_wait`).
-fn publish_stack(index: usize) {
-    let top = STACKS[index].top.load(Ordering::Relaxed);
-    chanos_ap_stacks[index].store(top, Ordering::Release);
+    percpu::set_stack_guard(index, stack_guard);
+    let tops = &FAULT_STACK_TOPS[index];
+    tops.double_fault.store(double_fault_top, Ordering::Relaxed);
+    tops.page_fault.store(page_fault_top, Ordering::Relaxed);
+    // Last: the CPU reads the rest once it sees its stack.
+    chanos_ap_stacks[index].store(stack_top, Ordering::Release);
 }
 
 unsafe extern "C" {
@@ -218,11 +195,11 @@ pub(super) fn online() -> usize {
 #[no_mangle]
 extern "C" fn chanos_ap_entry(index: u32) -> ! {
     let index = index as usize;
-    let stacks = &STACKS[index];
-    percpu::enter(index, stacks.guard.load(Ordering::Relaxed));
+    percpu::enter(index);
+    let tops = &FAULT_STACK_TOPS[index];
     cpu::load_tables(cpu::FaultStacks {
-        double_fault_top: stacks.double_fault_top.load(Ordering::Relaxed),
-        page_fault_top: stacks.page_fault_top.load(Ordering::Relaxed),
+        double_fault_top: tops.double_fault.load(Ordering::Relaxed),
+        page_fault_top: tops.page_fault.load(Ordering::Relaxed),
     });
     apic::init_secondary();
     percpu::set_apic_id(u32::from(apic::id()));
