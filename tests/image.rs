@@ -211,7 +211,10 @@ fn a_fault_on_a_secondary_cpu_ends_the_image_with_its_report() {
     assert_printed(
         &on_cpu_1("oom"),
         103,
-        &["chanos: out of memory on CPU 1: a request for"],
+        &[
+            "chanos: out of memory on CPU 1: a request for",
+            "  in task 0 \"hoarder\" on core 1",
+        ],
     );
 }
 
@@ -386,6 +389,11 @@ fn running_out_of_memory_reports_the_request_and_the_heap() {
         .expect(&b.stdout);
     assert!(report.contains("a request for "), "{report}");
     assert!(report.contains("the heap has "), "{report}");
+    assert!(
+        b.stdout.contains("  in task 1 \"hoarder\" on core 0"),
+        "{}",
+        b.stdout
+    );
 }
 
 #[test]

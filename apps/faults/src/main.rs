@@ -12,7 +12,7 @@
 //!   where only RAM is mapped: a page-fault report, status 102. Hosted:
 //!   SIGSEGV.
 //! - `oom`: a task keeps 1 MiB blocks until the heap runs out. In the image:
-//!   an out-of-memory report with the request and the heap's size, status
+//!   an out-of-memory report with the request, the heap's size and the task, status
 //!   103. Hosted: it would eat the machine's memory, so it refuses.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 

@@ -60,16 +60,17 @@ fn note_chan_wait(header: &task::Header, op: ChanOp, chan: Arc<dyn Labelled>) {
     header.set_wait(WaitOn::Chan(op, chan));
 }
 
-/// "task 3 \"worker\" on core 1" for the task running now, or "the runtime" outside tasks.
-pub(crate) fn describe_running() -> alloc::string::String {
-    let running = current().and_then(|shared| {
-        let header = shared.running_header()?;
-        Some(alloc::format!(
+/// Writes "task 3 \"worker\" on core 1" for the task running now, or "the
+/// runtime" outside tasks. It allocates nothing: the out-of-memory report
+/// calls it.
+pub(crate) fn describe_running(out: &mut dyn core::fmt::Write) -> core::fmt::Result {
+    let running = current().and_then(|shared| Some((shared.running_header()?, shared.core.get())));
+    match running {
+        Some((header, core)) => write!(
+            out,
             "task {} {:?} on core {}",
-            header.index,
-            header.name,
-            shared.core.get()
-        ))
-    });
-    running.unwrap_or_else(|| "the runtime".into())
+            header.index, header.name, core
+        ),
+        None => out.write_str("the runtime"),
+    }
 }

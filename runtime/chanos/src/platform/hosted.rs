@@ -162,7 +162,7 @@ pub(crate) fn log_level() -> Option<String> {
 
 /// Makes a panic print who panicked (`describe` names the running task) and
 /// exit with status 101 at once, instead of unwinding through the executor.
-pub(crate) fn install_panic_report(describe: fn() -> String) {
+pub(crate) fn install_panic_report(describe: fn(&mut dyn core::fmt::Write) -> core::fmt::Result) {
     std::panic::set_hook(alloc::boxed::Box::new(move |info| {
         let location = info
             .location()
@@ -174,9 +174,11 @@ pub(crate) fn install_panic_report(describe: fn() -> String) {
             .copied()
             .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
             .unwrap_or("(no message)");
+        let mut who = String::new();
+        let _ = describe(&mut who);
         console_write(
             Stream::Err,
-            &alloc::format!("chanos: {} panicked{location}:\n{message}\n", describe()),
+            &alloc::format!("chanos: {who} panicked{location}:\n{message}\n"),
         );
         exit(crate::exit_status::PANIC);
     }));

@@ -115,9 +115,8 @@ fn report_locked(
         let _ = write!(out, ", error code {code:#x}");
     }
     let _ = write!(out, "{detail}");
-    if super::heap::is_ready() {
-        let _ = write!(out, ", in {}", describe_running());
-    }
+    let _ = out.write_str(", in ");
+    let _ = describe_running(&mut out);
     let _ = writeln!(out);
     let _ = writeln!(
         out,

@@ -26,11 +26,6 @@ static HEAP: Heap = Heap {
     in_use: AtomicUsize::new(0),
 };
 
-/// Whether the heap is set up (reports that allocate check first).
-pub(super) fn is_ready() -> bool {
-    HEAP.size.load(Ordering::Relaxed) > 0
-}
-
 /// Bytes allocated and not yet freed.
 pub(super) fn in_use() -> u64 {
     HEAP.in_use.load(Ordering::Relaxed) as u64
@@ -66,6 +61,9 @@ fn out_of_memory(layout: Layout) -> ! {
         HEAP.size.load(Ordering::Relaxed),
         HEAP.in_use.load(Ordering::Relaxed),
     );
+    let _ = out.write_str("  in ");
+    let _ = super::describe_running(&mut out);
+    let _ = writeln!(out);
     console::exit(EXIT_OUT_OF_MEMORY)
 }
 

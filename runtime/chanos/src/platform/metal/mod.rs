@@ -1,7 +1,10 @@
 //! The bare-metal platform: chanos as the kernel of a bootable x86_64 image.
 //!
-//! One file per hardware concern:
+//! One file per concern:
 //! - `boot`: the PVH (QEMU) and hermit (uhyve) entries and boot notes;
+//! - `bootinfo`: what the boot protocol tells the kernel (memory, command
+//!   line, TSC rate, CPU count);
+//! - `cmdline`: the app's arguments and chanos's options;
 //! - `cpu`: GDT, TSS with separate stacks for faults, IDT, exception reports;
 //! - `percpu`: each CPU's own state, through its GS base;
 //! - `smp`: counting, starting, feeding and waking the secondary CPUs;
@@ -14,7 +17,10 @@
 //! - `clock`: the TSC, calibrated, as the monotonic clock;
 //! - `apic`: the local APIC's one-shot timer, which ends an idle `hlt`;
 //! - `ioapic`: routes device interrupt lines to vectors;
-//! - `virtio`: the virtio-net device (virtio-mmio), as a smoltcp device.
+//! - `virtio`: the virtio-net device (virtio-mmio), as a smoltcp device;
+//! - `critical`: the critical section (interrupts off plus one lock);
+//! - `report`: the panic report, and the running task's description that
+//!   every fault report gives.
 //!
 //! The machine is decided once, at boot ([`Machine`]), and kept here; the
 //! rest of the platform asks [`machine`] rather than probing again.
@@ -24,15 +30,19 @@
 
 mod apic;
 mod boot;
+mod bootinfo;
 mod clock;
+mod cmdline;
 mod console;
 mod cpu;
+mod critical;
 mod heap;
 mod interrupts;
 mod ioapic;
 mod once;
 mod paging;
 mod percpu;
+mod report;
 mod smp;
 mod virtio;
 
@@ -40,11 +50,13 @@ pub(crate) use percpu::{
     index as cpu_index, slot_offset as cpu_slot_offset, MAX_CPUS, SLOT as CPU_SLOT,
 };
 
+pub(crate) use cmdline::{args, log_level, net_config};
+use report::describe_running;
+pub(crate) use report::install_panic_report;
 pub(crate) use virtio::{open_net_device, NetDevice};
 
 use super::Stream;
 use alloc::string::String;
-use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 pub(crate) use crate::exit_status::{
@@ -72,18 +84,6 @@ pub(crate) fn machine() -> Option<Machine> {
     }
 }
 
-/// What the boot protocol told us.
-pub(super) struct BootFacts {
-    /// Usable RAM around the image: (start, end).
-    ram: (u64, u64),
-    /// The command line, as given to the machine.
-    cmdline: Option<&'static str>,
-    /// The TSC frequency, when the boot protocol says it.
-    tsc_khz: Option<u64>,
-    /// How many CPUs uhyve gave the machine (QEMU says through fw_cfg).
-    uhyve_cpus: Option<u32>,
-}
-
 /// The Rust entry, called by `boot` on the kernel stack with interrupts off;
 /// `entry` says which entry ran: 0 PVH (QEMU), 1 hermit (uhyve).
 ///
@@ -94,9 +94,9 @@ pub(super) struct BootFacts {
 unsafe extern "C" fn chanos_boot(info: u64, entry: u64) -> ! {
     let (machine, facts) = match entry {
         // SAFETY: `info` is what the entry that ran passed (our caller's promise).
-        0 => (Machine::Qemu, unsafe { pvh_facts(info) }),
+        0 => (Machine::Qemu, unsafe { bootinfo::pvh_facts(info) }),
         // SAFETY: as above.
-        _ => (Machine::Uhyve, unsafe { uhyve_facts(info) }),
+        _ => (Machine::Uhyve, unsafe { bootinfo::uhyve_facts(info) }),
     };
     percpu::set_stack_guard(0, boot::stack_guard());
     percpu::enter(0);
@@ -108,7 +108,7 @@ unsafe extern "C" fn chanos_boot(info: u64, entry: u64) -> ! {
     clock::init(machine, facts.tsc_khz);
     apic::init();
     percpu::set_apic_id(u32::from(apic::id()));
-    set_cmdline(facts.cmdline);
+    cmdline::set(facts.cmdline);
     smp::start_secondaries(machine, smp::cpus_present(machine, facts.uhyve_cpus));
     unsafe extern "Rust" {
         // Defined by `#[chanos::main]` in the app.
@@ -116,145 +116,6 @@ unsafe extern "C" fn chanos_boot(info: u64, entry: u64) -> ! {
     }
     // SAFETY: the app defines it; it never returns.
     unsafe { chanos_app_main() }
-}
-
-/// Reads QEMU's PVH `hvm_start_info`.
-///
-/// # Safety
-/// `info` is the physical (identity-mapped) address QEMU passed in `ebx`.
-unsafe fn pvh_facts(info: u64) -> BootFacts {
-    const MAGIC: u32 = 0x336e_c578;
-    let base = info as *const u8;
-    // SAFETY: the layout of `hvm_start_info` (boot.md); QEMU put it in RAM
-    // below 1 MiB, which the boot page tables map.
-    let read32 = |offset: usize| unsafe { (base.add(offset) as *const u32).read_unaligned() };
-    // SAFETY: as above.
-    let read64 = |offset: usize| unsafe { (base.add(offset) as *const u64).read_unaligned() };
-    if read32(0) != MAGIC {
-        console::early_fail("PVH boot information has a bad magic number");
-    }
-    let cmdline = match read64(24) {
-        0 => None,
-        // SAFETY: a NUL-terminated string from QEMU's `-append`.
-        addr => unsafe { c_str(addr as *const u8) },
-    };
-    let (map, entries) = (read64(40) as *const u8, read32(48) as usize);
-    let image_end = boot::image_range().1;
-    let mut ram = (image_end, image_end);
-    for i in 0..entries {
-        // SAFETY: `entries` memory-map entries of 24 bytes each.
-        let (addr, size, kind) = unsafe {
-            let e = map.add(i * 24);
-            (
-                (e as *const u64).read_unaligned(),
-                (e.add(8) as *const u64).read_unaligned(),
-                (e.add(16) as *const u32).read_unaligned(),
-            )
-        };
-        if kind == 1 && addr <= image_end && image_end < addr + size {
-            ram = (image_end, addr + size);
-        }
-    }
-    BootFacts {
-        ram,
-        cmdline,
-        tsc_khz: None,
-        uhyve_cpus: None,
-    }
-}
-
-/// Reads uhyve's boot information and device tree.
-///
-/// # Safety
-/// `info` is the physical (identity-mapped) address uhyve passed in `rdi`.
-unsafe fn uhyve_facts(info: u64) -> BootFacts {
-    use hermit_entry::boot_info::{BootInfo, PlatformInfo, RawBootInfo};
-    // SAFETY: uhyve placed a `RawBootInfo` there.
-    let raw = unsafe { &*(info as *const RawBootInfo) };
-    let boot_info = BootInfo::from(*raw);
-    let range = &boot_info.hardware_info.phys_addr_range;
-    let image_end = boot::image_range().1;
-    let ram = (image_end.max(range.start), range.end);
-    let (tsc_khz, uhyve_cpus) = match boot_info.platform_info {
-        PlatformInfo::Uhyve {
-            cpu_freq, num_cpus, ..
-        } => (
-            cpu_freq.map(|f| u64::from(f.get())),
-            u32::try_from(num_cpus.get()).ok(),
-        ),
-        _ => (None, None),
-    };
-    let cmdline = boot_info.hardware_info.device_tree.and_then(|fdt| {
-        // SAFETY: uhyve wrote a flattened device tree there.
-        let tree = unsafe { fdt::Fdt::from_ptr(fdt.get() as *const u8) }.ok()?;
-        let bootargs = tree.chosen().bootargs()?;
-        // SAFETY: the device tree stays in memory the kernel never reuses
-        // (uhyve places it outside the image, below the heap's start).
-        Some(unsafe { core::mem::transmute::<&str, &'static str>(bootargs) })
-    });
-    BootFacts {
-        ram,
-        cmdline,
-        tsc_khz,
-        uhyve_cpus,
-    }
-}
-
-/// A NUL-terminated string at `ptr`, if it is UTF-8.
-///
-/// # Safety
-/// `ptr` points at a NUL-terminated string that lives forever.
-unsafe fn c_str(ptr: *const u8) -> Option<&'static str> {
-    // SAFETY: the caller's promise.
-    let bytes = unsafe { core::ffi::CStr::from_ptr(ptr as *const core::ffi::c_char) };
-    bytes.to_str().ok()
-}
-
-static CMDLINE: once::Once<Vec<String>> = once::Once::new();
-static LOG_LEVEL: once::Once<Option<String>> = once::Once::new();
-static NET_CONFIG: once::Once<Option<String>> = once::Once::new();
-
-/// Splits the command line into the app's arguments and chanos's own
-/// options (`chanos.log=LEVEL`, `chanos.net=dhcp|ADDRESS/PREFIX[,GATEWAY]`).
-/// Arguments after a `--` are all the app's, except the device
-/// descriptions QEMU appends at the very end (`virtio_mmio.device=`).
-fn set_cmdline(cmdline: Option<&'static str>) {
-    let mut args = Vec::new();
-    let mut log = None;
-    let mut net = None;
-    let mut devices = Vec::new();
-    let mut after_separator = false;
-    for word in cmdline.unwrap_or("").split_whitespace() {
-        if let Some(device) = word.strip_prefix("virtio_mmio.device=") {
-            match virtio::MmioDevice::parse(device) {
-                Some(device) => devices.push(device),
-                None => log::warn!("cannot read the device description {word:?}"),
-            }
-            continue;
-        }
-        match word {
-            "--" if !after_separator => {
-                after_separator = true;
-                args.clear();
-            }
-            _ if !after_separator && word.starts_with("chanos.log=") => {
-                log = Some(String::from(&word["chanos.log=".len()..]));
-            }
-            _ if !after_separator && word.starts_with("chanos.net=") => {
-                net = Some(String::from(&word["chanos.net=".len()..]));
-            }
-            _ => args.push(String::from(word)),
-        }
-    }
-    CMDLINE.set(args);
-    LOG_LEVEL.set(log);
-    NET_CONFIG.set(net);
-    virtio::DEVICES.set(devices);
-}
-
-/// The network configuration from the command line (`chanos.net=`), if any.
-pub(crate) fn net_config() -> Option<&'static str> {
-    NET_CONFIG.get().and_then(Option::as_deref)
 }
 
 // ---- the platform API used by the executor ----
@@ -419,99 +280,6 @@ pub(crate) fn exit(code: i32) -> ! {
     console::exit(code)
 }
 
-pub(crate) fn args() -> Vec<String> {
-    CMDLINE.get().cloned().unwrap_or_default()
-}
-
 pub(crate) fn seed() -> u64 {
     clock::rdtsc()
-}
-
-pub(crate) fn log_level() -> Option<String> {
-    LOG_LEVEL.get().cloned().flatten()
-}
-
-static DESCRIBE_RUNNING: once::Once<fn() -> String> = once::Once::new();
-
-/// Names the running task in panic and exception reports.
-pub(crate) fn install_panic_report(describe: fn() -> String) {
-    DESCRIBE_RUNNING.set(describe);
-}
-
-pub(super) fn describe_running() -> String {
-    match DESCRIBE_RUNNING.get() {
-        Some(describe) => describe(),
-        None => String::from("the runtime"),
-    }
-}
-
-#[panic_handler]
-fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    // The report is one piece of console text, and ends every CPU.
-    critical_section::with(|_| report_panic(info))
-}
-
-fn report_panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    use core::fmt::Write;
-    // Straight to the console: the heap may be what failed, or not be up yet.
-    let mut out = console::Writer;
-    let who = if heap::is_ready() {
-        describe_running()
-    } else {
-        String::new()
-    };
-    let who = if who.is_empty() {
-        "the kernel"
-    } else {
-        who.as_str()
-    };
-    let _ = write!(out, "chanos: {who} panicked");
-    if let Some(l) = info.location() {
-        let _ = write!(out, " at {}:{}:{}", l.file(), l.line(), l.column());
-    }
-    let _ = writeln!(out, ":\n{}", info.message());
-    exit(EXIT_PANIC)
-}
-
-// A critical section keeps out both interrupt handlers (interrupts off on
-// this CPU) and the other CPUs (one lock for the whole image, taken
-// again freely by the CPU that holds it: critical sections nest).
-struct CriticalSection;
-critical_section::set_impl!(CriticalSection);
-
-/// The CPU in the critical section (`NO_ONE` when none is), and how deep.
-static CS_OWNER: AtomicUsize = AtomicUsize::new(NO_ONE);
-static CS_DEPTH: AtomicUsize = AtomicUsize::new(0);
-const NO_ONE: usize = usize::MAX;
-
-// SAFETY: with interrupts off on this CPU and `CS_OWNER` naming it, no
-// other context (handler or CPU) can be inside a critical section;
-// `release` undoes one `acquire`, restoring the interrupt flag it found.
-unsafe impl critical_section::Impl for CriticalSection {
-    unsafe fn acquire() -> critical_section::RawRestoreState {
-        let enabled = x86_64::instructions::interrupts::are_enabled();
-        x86_64::instructions::interrupts::disable();
-        let me = percpu::index();
-        // Only this CPU ever stores its own number, so a relaxed look
-        // tells whether it already holds the lock.
-        if CS_OWNER.load(Ordering::Relaxed) != me {
-            while CS_OWNER
-                .compare_exchange_weak(NO_ONE, me, Ordering::Acquire, Ordering::Relaxed)
-                .is_err()
-            {
-                spin_hint();
-            }
-        }
-        CS_DEPTH.fetch_add(1, Ordering::Relaxed);
-        enabled
-    }
-
-    unsafe fn release(was_enabled: critical_section::RawRestoreState) {
-        if CS_DEPTH.fetch_sub(1, Ordering::Relaxed) == 1 {
-            CS_OWNER.store(NO_ONE, Ordering::Release);
-        }
-        if was_enabled {
-            x86_64::instructions::interrupts::enable();
-        }
-    }
 }
